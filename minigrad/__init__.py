@@ -1,0 +1,29 @@
+"""minigrad: a small reverse-mode autograd engine over NumPy (and SymPy).
+
+    import minigrad as mg
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad          # tensor([[2., 4.], [6., 8.]])
+"""
+from minigrad.tensor import (
+    Tensor, arange, eye, full, lift, ones, ones_like, rand, randn, symbols, tensor, zeros,
+    zeros_like,
+)
+from minigrad.autograd import enable_grad, grad, is_grad_enabled, no_grad
+from minigrad.random import manual_seed
+from minigrad.ops import (
+    abs_ as abs, add, broadcast_to, concatenate, div, exp, flatten, getitem, log, log_softmax,
+    matmul, max_ as max, maximum, min_ as min, minimum, mul, neg, pow_ as pow, reshape, sqrt,
+    stack, sub, sum_ as sum, svd, svdvals, swapaxes, tanh, transpose, unbroadcast, where,
+)
+from minigrad.functional import (
+    cross_entropy, leaky_relu, logsumexp, mean, mse_loss, relu, sigmoid, softmax, var,
+)
+from minigrad.serialization import load, save
+from minigrad.anomaly import detect_anomaly
+from minigrad import nn, optim  # noqa: E402
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"

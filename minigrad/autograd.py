@@ -1,0 +1,488 @@
+"""The tape: graph nodes, gradient mode, and the reverse-mode engine.
+
+Every op that records itself creates one :class:`Node`: the primitive that ran, the input
+tensors (``parents``), the output array and whatever the primitive saved for its VJP. A
+tensor produced by an op points at its node; a leaf tensor (made by the user) has no node.
+
+``backward`` walks the nodes in reverse topological order, found iteratively so that a
+chain of a million ops does not hit Python's recursion limit, and calls each primitive's
+VJP. VJPs are written with minigrad ops, so running them with recording switched on
+(``create_graph=True``) builds a graph of the gradient itself, which is how second
+derivatives and Hessian-vector products come for free.
+
+Reference: the semantics of ``backward``, ``grad``, ``retain_graph`` and ``create_graph``
+follow PyTorch's ``torch.autograd`` (torch/autograd/__init__.py).
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from minigrad.tensor import Tensor
+
+
+class GradMode:
+    """Whether ops record themselves on the tape. A class attribute, read on every op."""
+
+    enabled: bool = True
+
+
+class _GradModeContext(contextlib.ContextDecorator):
+    """Shared body of no_grad and enable_grad: set the mode, restore it on exit."""
+
+    mode: bool = True
+
+    def __enter__(self):
+        self._previous = GradMode.enabled
+        GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc_info):
+        GradMode.enabled = self._previous
+        return False
+
+
+class no_grad(_GradModeContext):
+    """Context manager (and decorator) under which no op records a graph.
+
+    Use it for evaluation and for optimiser updates: results have ``requires_grad=False``.
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager (and decorator) that switches recording back on inside ``no_grad``."""
+
+    mode = True
+
+
+def is_grad_enabled() -> bool:
+    return GradMode.enabled
+
+
+class AnomalyMode:
+    """Set by ``minigrad.detect_anomaly()``: check every result for NaN/Inf (slow path)."""
+
+    enabled: bool = False
+
+
+class Node:
+    """One recorded op application: the context a primitive's VJP reads.
+
+    Fields
+        op                the primitive class (``op.name``, ``op.vjp``)
+        parents           the input tensors, in argument order (the graph's links)
+        attrs             the op's keyword arguments (axis, shape, ...)
+        needs_input_grad  one bool per input: does that input need a gradient?
+        out               the output array (dropped when the graph is freed)
+        saved             anything extra the forward stored for the VJP (dropped likewise)
+        versions          the inputs' version counters at forward time (in-place check)
+    """
+
+    __slots__ = (
+        "op",
+        "parents",
+        "attrs",
+        "needs_input_grad",
+        "out",
+        "saved",
+        "versions",
+        "freed",
+        "out_dirty",
+        "retained",
+        "grad_record",
+        "trace",
+        "__weakref__",
+    )
+
+    def __init__(self, op, parents, attrs, needs_input_grad, out, versions):
+        self.op = op
+        self.parents = parents
+        self.attrs = attrs
+        self.needs_input_grad = needs_input_grad
+        self.out = out
+        self.saved = None
+        self.versions = versions
+        self.freed = False
+        self.out_dirty = False
+        self.retained = None
+        self.grad_record = None
+        self.trace = None
+
+    # What a VJP reads -------------------------------------------------------------------
+    @property
+    def inputs(self) -> tuple:
+        return self.parents
+
+    @property
+    def output(self) -> "Tensor":
+        """The op's output as a tensor that is still attached to this node.
+
+        Built on demand (never stored) so that a node never references its own output
+        tensor: no reference cycle, so a graph is freed as soon as its last tensor goes.
+        """
+        from minigrad.tensor import Tensor
+
+        if self.out is None:
+            raise RuntimeError(_freed_message(self))
+        return Tensor._from_op(self.out, self)
+
+    @property
+    def shape(self) -> tuple:
+        return self.out.shape if self.out is not None else ()
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.name} of {len(self.parents)} input(s)>"
+
+
+def _freed_message(node: Node) -> str:
+    return (
+        f"Trying to backward through the graph a second time (op '{node.op.name}'): its saved "
+        f"arrays were freed after the first backward. Pass retain_graph=True to the first "
+        f"backward() if you need to call it again."
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------
+def _topological_order(root_nodes: Iterable[Node]) -> list:
+    """Every node reachable from the roots, each after all of its inputs' nodes.
+
+    An iterative depth-first post-order: an explicit stack of (node, parent iterator), so
+    the depth of the graph is limited by memory, not by the interpreter's recursion limit.
+    """
+    visited = set()
+    order = []
+    for root in root_nodes:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.parents))]
+        while stack:
+            node, pending = stack[-1]
+            for parent in pending:
+                parent_node = parent._node
+                if parent_node is not None and parent.requires_grad and id(parent_node) not in visited:
+                    visited.add(id(parent_node))
+                    stack.append((parent_node, iter(parent_node.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _check_versions(node: Node) -> None:
+    for index, (parent, version) in enumerate(zip(node.parents, node.versions)):
+        if parent._version != version:
+            label = f" '{parent.name}'" if parent.name else ""
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: input {index}{label} of op '{node.op.name}' (shape "
+                f"{parent.shape}) is at version {parent._version}; expected version {version}. "
+                f"Make a copy (x = x + ...) instead of changing it in place before backward()."
+            )
+    if node.out_dirty:
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: the output of op '{node.op.name}' (shape {node.out.shape}) "
+            f"was changed in place before backward(). Use out-of-place ops instead."
+        )
+
+
+def run_backward(
+    roots: Sequence["Tensor"],
+    root_grads: Sequence,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence["Tensor"] | None = None,
+    allow_unused: bool = False,
+):
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    With ``inputs=None`` (``Tensor.backward``) gradients are accumulated into the ``.grad``
+    of every leaf that requires one. With ``inputs`` given (``minigrad.grad``) nothing is
+    accumulated: the gradients of exactly those tensors are returned, and only the part
+    of the graph that leads to them is visited.
+    """
+    from minigrad.tensor import Tensor
+
+    root_nodes = [r._node for r in roots if r._node is not None]
+    order = _topological_order(root_nodes)
+
+    # grads maps a node (by id) or a leaf tensor (by id) to the gradient of its output.
+    grads: dict = {}
+    owned: set = set()  # ids of gradient arrays made here, so safe to add into in place
+
+    def accumulate(key, grad):
+        previous = grads.get(key)
+        if previous is None:
+            grads[key] = grad
+        elif create_graph:
+            grads[key] = previous + grad
+        elif id(previous.data) in owned:
+            np.add(previous.data, grad.data, out=previous.data, casting="unsafe")
+        else:
+            total = Tensor._constant(previous.data + grad.data)
+            owned.add(id(total.data))
+            grads[key] = total
+
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for index, tensor in enumerate(inputs):
+            key = id(tensor._node) if tensor._node is not None else id(tensor)
+            capture.setdefault(key, []).append(index)
+        # Visit only the nodes that lead to a requested input.
+        relevant = set()
+        for node in order:
+            if id(node) in capture:
+                relevant.add(id(node))
+                continue
+            for parent in node.parents:
+                parent_key = id(parent._node) if parent._node is not None else id(parent)
+                if parent_key in capture or parent_key in relevant:
+                    relevant.add(id(node))
+                    break
+        order = [node for node in order if id(node) in relevant]
+
+    for root, grad in zip(roots, root_grads):
+        key = id(root._node) if root._node is not None else id(root)
+        accumulate(key, grad)
+
+    previous_mode = GradMode.enabled
+    GradMode.enabled = create_graph
+    results = {}
+    try:
+        for node in reversed(order):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if node.freed:
+                raise RuntimeError(_freed_message(node))
+            _check_versions(node)
+            if capture is not None and id(node) in capture:
+                results[id(node)] = grad
+            if node.retained is not None:
+                for ref in node.retained:
+                    tensor = ref()
+                    if tensor is not None:
+                        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+            if node.grad_record is not None:
+                node.grad_record = grad.data.copy()
+            needs = node.needs_input_grad
+            if capture is not None:
+                needs = tuple(
+                    need
+                    and (
+                        (id(p._node) if p._node is not None else id(p)) in capture
+                        or (p._node is not None and id(p._node) in relevant)
+                    )
+                    for need, p in zip(needs, node.parents)
+                )
+                saved_needs = node.needs_input_grad
+                node.needs_input_grad = needs
+                if not any(needs):
+                    node.needs_input_grad = saved_needs
+                    continue
+            try:
+                input_grads = node.op.vjp(node, grad)
+            finally:
+                if capture is not None:
+                    node.needs_input_grad = saved_needs
+            if AnomalyMode.enabled:
+                _check_anomaly_backward(node, input_grads)
+            for parent, need, parent_grad in zip(node.parents, needs, input_grads):
+                if not need:
+                    continue
+                if parent_grad is None:
+                    raise NotImplementedError(
+                        f"{node.op.name}: no VJP for this input (shape {parent.shape}); the op "
+                        f"cannot pass a gradient to it."
+                    )
+                if parent_grad.shape != parent.shape:
+                    raise RuntimeError(
+                        f"{node.op.name}: the VJP returned a gradient of shape {parent_grad.shape} "
+                        f"for an input of shape {parent.shape}; every gradient must have its "
+                        f"input's shape (reduce broadcast axes with unbroadcast)."
+                    )
+                if parent_grad.dtype != parent.dtype and parent.dtype != object:
+                    parent_grad = Tensor._constant(parent_grad.data.astype(parent.dtype)) if not create_graph else parent_grad.astype(parent.dtype)
+                if parent._node is not None:
+                    accumulate(id(parent._node), parent_grad)
+                elif capture is not None:
+                    if id(parent) in capture:
+                        accumulate(id(parent), parent_grad)
+                else:
+                    _accumulate_leaf(parent, parent_grad, create_graph)
+            if not retain_graph:
+                node.out = None
+                node.saved = None
+                node.freed = True
+    finally:
+        GradMode.enabled = previous_mode
+
+    if capture is None:
+        return None
+    out = []
+    for tensor in inputs:
+        if tensor._node is not None:
+            grad = results.get(id(tensor._node))
+        else:
+            grad = grads.get(id(tensor))
+        if grad is None and not allow_unused:
+            label = f" '{tensor.name}'" if tensor.name else ""
+            raise RuntimeError(
+                f"grad: one of the inputs{label} (shape {tensor.shape}) was not used to compute "
+                f"the outputs. Pass allow_unused=True to get None for it."
+            )
+        out.append(grad)
+    return out
+
+
+def _accumulate_leaf(leaf: "Tensor", grad: "Tensor", create_graph: bool) -> None:
+    """Add a finished gradient into a leaf's ``.grad`` (PyTorch's AccumulateGrad)."""
+    from minigrad.tensor import Tensor
+
+    if leaf.grad is None:
+        # The array may be shared with another gradient (add's VJP passes one array to
+        # both inputs), so later accumulation below always makes a new array.
+        leaf.grad = grad if create_graph else Tensor._constant(grad.data)
+    elif create_graph or leaf.grad.requires_grad:
+        leaf.grad = leaf.grad + grad
+    else:
+        leaf.grad = Tensor._constant(leaf.grad.data + grad.data)
+
+
+def _check_anomaly_backward(node: Node, input_grads) -> None:
+    for index, grad in enumerate(input_grads):
+        if grad is None or grad.dtype == object:
+            continue
+        if not np.all(np.isfinite(grad.data)):
+            where = f"\nThe op was created at:\n{node.trace}" if node.trace else ""
+            raise FloatingPointError(
+                f"detect_anomaly: the VJP of op '{node.op.name}' returned NaN or Inf for input "
+                f"{index} (shape {grad.shape}).{where}"
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------------------
+def _as_grad_tensor(output: "Tensor", gradient, function: str) -> "Tensor":
+    from minigrad.tensor import Tensor
+
+    if gradient is None:
+        if output.data.size != 1 or output.ndim != 0:
+            raise RuntimeError(
+                f"{function}: grad can be implicitly created only for scalar outputs; this output "
+                f"has shape {output.shape}. Pass gradient= (e.g. minigrad.ones_like(out)) or "
+                f"reduce it to a scalar first (out.sum())."
+            )
+        if output.dtype == object:
+            from minigrad import backend
+
+            return Tensor._constant(backend.to_object_array(backend.sympy().Integer(1)))
+        return Tensor._constant(np.ones((), dtype=output.dtype))
+    grad = gradient if isinstance(gradient, Tensor) else Tensor._constant(np.asarray(gradient, dtype=output.dtype))
+    if grad.shape != output.shape:
+        raise RuntimeError(
+            f"{function}: gradient has shape {grad.shape} but the output has shape "
+            f"{output.shape}; they must match."
+        )
+    return grad
+
+
+def backward(tensor: "Tensor", gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            f"backward: this tensor (shape {tensor.shape}) does not require grad and has no "
+            f"graph. Create its leaves with requires_grad=True, and do not compute it under "
+            f"no_grad()."
+        )
+    grad = _as_grad_tensor(tensor, gradient, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([tensor], [grad], retain_graph, create_graph)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+):
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    ``outputs`` and ``inputs`` are tensors or sequences of tensors; the result is a tuple with
+    one gradient per input (None for an unused input when ``allow_unused=True``). With
+    ``create_graph=True`` the gradients are themselves differentiable.
+    """
+    from minigrad.tensor import Tensor
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; give one each."
+        )
+    for index, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                f"grad: input {index} (shape {tensor.shape}) does not require grad; create it "
+                f"with requires_grad=True."
+            )
+    for index, tensor in enumerate(outputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                f"grad: output {index} (shape {tensor.shape}) does not require grad and has no "
+                f"graph; it does not depend on any input that requires grad."
+            )
+    root_grads = [_as_grad_tensor(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(outputs, root_grads, retain_graph, create_graph, inputs=inputs, allow_unused=allow_unused)
+    return tuple(result)
+
+
+class record_grads(contextlib.ContextDecorator):
+    """Keep every node's incoming gradient (``node.grad_record``) during backward.
+
+    For drawing the backward pass: after ``loss.backward()`` inside this context, each
+    node of the graph holds the gradient of its output, so a picture can show it.
+    """
+
+    def __init__(self, *outputs: "Tensor"):
+        self.outputs = outputs
+
+    def __enter__(self):
+        for node in _topological_order([o._node for o in self.outputs if o._node is not None]):
+            node.grad_record = True
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def _creation_trace() -> str:
+    """The user's stack where an op was created (anomaly mode only: it is slow)."""
+    import traceback
+
+    frames = [
+        f for f in traceback.extract_stack(sys._getframe(2))
+        if "/minigrad/" not in f.filename.replace("\\", "/") or "/tests/" in f.filename
+    ]
+    return "".join(traceback.format_list(frames[-4:]))

@@ -1,0 +1,114 @@
+"""The registry of primitives and the one function that applies them.
+
+A primitive is a class with
+    name      the op's name, as shown in errors, graphs and ``minigrad check``
+    formula   its VJP in plain-text maths (shown in the backward view of a graph)
+    forward(ctx, *arrays, **attrs) -> array
+              the computation on raw arrays; ``ctx`` is the graph node, or None when
+              nothing is recorded (then there is nothing to save)
+    vjp(ctx, grad) -> tuple
+              one gradient per input, as minigrad tensors (None where
+              ``ctx.needs_input_grad`` is False), written with minigrad ops so that
+              ``create_graph=True`` differentiates them again
+and a few flags the tests and checkers read (``symbolic``, ``smooth``, ``domain``).
+Everything that is not a primitive is composed from primitives in plain Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import backend
+from minigrad.autograd import AnomalyMode, GradMode, Node, _creation_trace
+
+REGISTRY: dict = {}
+
+
+class Primitive:
+    """Base class of primitives; see the module docstring for the contract."""
+
+    name: str = ""
+    formula: str = ""
+    #: does the op have a SymPy form (so symbolic_check can prove it)?
+    symbolic: bool = True
+    #: is the VJP itself differentiable (so gradgradcheck applies)?
+    smooth: bool = True
+    #: the test-input domain: "real", "positive", "nonzero" (used by the checkers)
+    domain: str = "real"
+    #: example calls for the registry-wide checks: list of (input shapes, attrs)
+    examples: list = []
+
+    @staticmethod
+    def forward(ctx, *arrays, **attrs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def vjp(ctx, grad):
+        raise NotImplementedError(f"{'primitive'}: no VJP is defined")
+
+
+def register(cls):
+    """Class decorator: add a primitive to the registry (names must be unique)."""
+    if not cls.name:
+        raise ValueError(f"register: primitive {cls.__qualname__} has no name")
+    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+        raise ValueError(f"register: a primitive named '{cls.name}' is already registered")
+    if cls.vjp is Primitive.vjp:
+
+        def missing_vjp(ctx, grad, _name=cls.name):
+            raise NotImplementedError(f"{_name}: no VJP is defined for this op")
+
+        cls.vjp = staticmethod(missing_vjp)
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a primitive (tests that plant a wrong VJP clean up with this)."""
+    REGISTRY.pop(name, None)
+
+
+def apply(op, *inputs, **attrs):
+    """Run primitive ``op`` on tensors ``inputs`` and record it when a gradient is needed.
+
+    This is the engine's hot path: it does the forward on raw arrays, and only when
+    recording is on and some input requires grad does it build a node.
+    """
+    from minigrad.tensor import Tensor
+
+    if GradMode.enabled:
+        needs = tuple([t.requires_grad for t in inputs])
+        if True in needs:
+            node = Node(op, inputs, attrs, needs, None, tuple([t._version for t in inputs]))
+            out = op.forward(node, *[t.data for t in inputs], **attrs)
+            if type(out) is not np.ndarray:
+                out = _as_array(out)
+            node.out = out
+            if AnomalyMode.enabled:
+                node.trace = _creation_trace()
+                _check_anomaly_forward(op, out, node)
+            return Tensor._from_op(out, node)
+    out = op.forward(None, *[t.data for t in inputs], **attrs)
+    if type(out) is not np.ndarray:
+        out = _as_array(out)
+    if AnomalyMode.enabled:
+        _check_anomaly_forward(op, out, None)
+    return Tensor._constant(out)
+
+
+def _as_array(value) -> np.ndarray:
+    """NumPy reductions return scalars; the engine keeps 0-d arrays (object ones for SymPy)."""
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    if isinstance(value, np.ndarray):
+        return value
+    return backend.to_object_array(value)
+
+
+def _check_anomaly_forward(op, out, node) -> None:
+    if out.dtype == object or np.all(np.isfinite(out)):
+        return
+    where = f"\nThe op was created at:\n{node.trace}" if node is not None and node.trace else ""
+    raise FloatingPointError(
+        f"detect_anomaly: op '{op.name}' produced NaN or Inf in its output (shape {out.shape})."
+        f"{where}"
+    )

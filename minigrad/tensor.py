@@ -1,0 +1,560 @@
+"""Tensor: an array, its gradient, and the link to the op that made it."""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+from minigrad import backend
+from minigrad import random as _random
+from minigrad.autograd import GradMode
+
+_FLOAT_KINDS = "fc"
+
+
+def _is_sympy(value) -> bool:
+    module = type(value).__module__
+    return module.startswith("sympy")
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    """Turn user data into an ndarray: floats stay floats, SymPy entries go into an object array."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    if isinstance(data, np.ndarray):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if _is_sympy(data):
+        return backend.to_object_array(data)
+    array = np.asarray(data, dtype=dtype)
+    if array.dtype == object and dtype is None:
+        return array
+    return array
+
+
+class Tensor:
+    """A NumPy array (float, or an object array of SymPy expressions) that records gradients.
+
+    ``t.grad`` is None until a backward pass reaches ``t`` (only leaves keep a gradient,
+    unless ``retain_grad()`` is called). Ops on tensors build the graph that ``backward``
+    walks; under ``minigrad.no_grad()`` nothing is recorded.
+    """
+
+    __slots__ = ("_data", "grad", "requires_grad", "name", "_node", "_version", "__weakref__")
+    # Makes NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of looping over it.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype=None):
+        self._data = _to_array(data, dtype)
+        self.grad = None
+        self.requires_grad = False
+        self.name = name
+        self._node = None
+        self._version = 0
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # Fast constructors for the engine (no conversion, no checks) ----------------------
+    @classmethod
+    def _from_op(cls, array: np.ndarray, node) -> "Tensor":
+        t = object.__new__(cls)
+        t._data = array
+        t.grad = None
+        t.requires_grad = True
+        t.name = None
+        t._node = node
+        t._version = 0
+        return t
+
+    @classmethod
+    def _constant(cls, array: np.ndarray) -> "Tensor":
+        t = object.__new__(cls)
+        t._data = array
+        t.grad = None
+        t.requires_grad = False
+        t.name = None
+        t._node = None
+        t._version = 0
+        return t
+
+    # Data and in-place changes ---------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        """Replace the values (no graph is recorded). Counts as an in-place change."""
+        value = _to_array(value)
+        if value.shape != self._data.shape and self.requires_grad:
+            raise ValueError(
+                f"Tensor.data: new data has shape {value.shape}, this tensor has shape "
+                f"{self._data.shape}; a tensor that requires grad keeps its shape."
+            )
+        self._data = value
+        self._bump_version()
+
+    def _bump_version(self) -> None:
+        self._version += 1
+        if self._node is not None:
+            self._node.out_dirty = True
+
+    def _check_inplace(self, op: str) -> None:
+        if GradMode.enabled and self.requires_grad:
+            kind = "a leaf tensor" if self._node is None else "a tensor"
+            raise RuntimeError(
+                f"{op}: in-place change of {kind} that requires grad (shape {self.shape}) while "
+                f"gradients are recorded. Wrap it in minigrad.no_grad() (as optimisers do) or "
+                f"write it out of place (x = x {op.strip('_')} y)."
+            )
+
+    def _inplace(self, op: str, other, fn) -> "Tensor":
+        self._check_inplace(op)
+        other = other.data if isinstance(other, Tensor) else other
+        result = fn(self._data, other)
+        if result.shape != self._data.shape:
+            raise ValueError(
+                f"{op}: in-place result has shape {result.shape}, not this tensor's {self.shape}"
+            )
+        if self._data.flags.writeable and result.dtype == self._data.dtype:
+            self._data[...] = result
+        else:
+            self._data = result.astype(self._data.dtype, copy=False)
+        self._bump_version()
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(" += ", other, np.add)
+
+    def __isub__(self, other):
+        return self._inplace(" -= ", other, np.subtract)
+
+    def __imul__(self, other):
+        return self._inplace(" *= ", other, np.multiply)
+
+    def __itruediv__(self, other):
+        return self._inplace(" /= ", other, np.true_divide)
+
+    def __setitem__(self, index, value) -> None:
+        self._check_inplace("__setitem__")
+        from minigrad.ops.shape import _normalize_index
+
+        if not self._data.flags.writeable:
+            self._data = self._data.copy()
+        self._data[_normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._bump_version()
+
+    def zero_(self) -> "Tensor":
+        self._check_inplace("zero_")
+        self._data = np.zeros_like(self._data)
+        self._bump_version()
+        return self
+
+    # Attributes --------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def T(self) -> "Tensor":
+        return _ops.transpose(self)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The node that produced this tensor (None for a leaf)."""
+        return self._node
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied; a tensor that requires grad too)."""
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self._data
+        return self._data.astype(dtype)
+
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(
+                f"item: only a tensor with one element converts to a Python number; this one "
+                f"has shape {self.shape}"
+            )
+        return self._data.reshape(()).item() if self.dtype != object else self._data.reshape(-1)[0]
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(
+                f"The truth value of a tensor with {self._data.size} elements is ambiguous; use "
+                f".any() or .all() on its numpy() array."
+            )
+        return bool(self._data.reshape(-1)[0])
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (shares memory)."""
+        return Tensor._constant(self._data)
+
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays in the graph (identity op)."""
+        return _ops.add(self, Tensor._constant(np.zeros((), dtype=self.dtype if self.dtype != object else int)))
+
+    def copy(self) -> "Tensor":
+        """A detached copy of the data, with the same name."""
+        return Tensor(self._data.copy(), name=self.name)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self._data.dtype.kind not in _FLOAT_KINDS and self._data.dtype != object:
+            raise TypeError(
+                f"requires_grad: only floating-point (or symbolic) tensors can require gradients, "
+                f"but this tensor has dtype {self._data.dtype}. Create it as floats, e.g. "
+                f"minigrad.tensor(data, dtype='float64')."
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError(
+                "requires_grad_(False): this tensor was computed by an op; use .detach() instead"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> "Tensor":
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self._node is not None:
+            if self._node.retained is None:
+                self._node.retained = []
+            self._node.retained.append(weakref.ref(self))
+        return self
+
+    def astype(self, dtype) -> "Tensor":
+        """Cast to another float dtype (gradients flow back, cast to the input's dtype)."""
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        return _ops.apply(_Cast, self, dtype=dtype)
+
+    def float(self) -> "Tensor":
+        return self.astype(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.astype(np.float64)
+
+    # Autograd ----------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
+
+        A scalar output is seeded with 1; any other shape needs ``gradient=`` (the vector in
+        the vector-Jacobian product). The graph's saved arrays are freed afterwards unless
+        ``retain_graph=True``; ``create_graph=True`` records the backward pass itself so the
+        gradients can be differentiated again (``retain_graph`` then defaults to True).
+        """
+        from minigrad.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph)
+
+    # Display -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        if self.dtype == object:
+            body = np.array2string(self._data, separator=", ", formatter={"object": str})
+        else:
+            body = np.array2string(self._data, separator=", ", precision=4)
+        body = body.replace("\n", "\n" + " " * 7)
+        extras = []
+        if self.dtype != np.float64 and self.dtype != object:
+            extras.append(f"dtype={self.dtype}")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.op.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    # Arithmetic --------------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, exponent):
+        return _ops.pow_(self, exponent)
+
+    def __rpow__(self, base):
+        return _ops.pow_(lift(base, self), self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs_(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # Comparisons give boolean tensors and no gradient.
+    def _compare(self, other, fn):
+        backend.require_numeric("comparison", self._data)
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._constant(np.asarray(fn(self._data, other)))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    __hash__ = object.__hash__
+
+    # Methods mirroring the functions -----------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False):
+        return _ops.sum_(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        return _functional.mean(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims: bool = False, ddof: int = 0):
+        return _functional.var(self, axis, keepdims, ddof)
+
+    def max(self, axis=None, keepdims: bool = False):
+        return _ops.max_(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims: bool = False):
+        return _ops.min_(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, *shape)
+
+    def flatten(self, start_axis: int = 0):
+        return _ops.flatten(self, start_axis)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def swapaxes(self, axis1: int, axis2: int):
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def broadcast_to(self, shape):
+        return _ops.broadcast_to(self, shape)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def abs(self):
+        return _ops.abs_(self)
+
+    def relu(self):
+        return _functional.relu(self)
+
+    def sigmoid(self):
+        return _functional.sigmoid(self)
+
+    def softmax(self, axis: int = -1):
+        return _functional.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1):
+        return _ops.log_softmax(self, axis)
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+
+def lift(value, like: Tensor | None = None) -> Tensor:
+    """Make ``value`` a tensor; a Python number takes the float dtype of ``like``.
+
+    Keeping ``float32 tensor * 0.5`` in float32 needs this: a 0-d float64 array would
+    promote the result to float64 under NumPy 2's rules.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if like is not None and isinstance(like, Tensor):
+            kind = like._data.dtype.kind
+            if kind in _FLOAT_KINDS:
+                return Tensor._constant(np.asarray(value, dtype=like._data.dtype))
+            if like._data.dtype == object:
+                return Tensor._constant(backend.to_object_array(value))
+        return Tensor._constant(np.asarray(float(value) if isinstance(value, float) else value))
+    return Tensor._constant(_to_array(value))
+
+
+# ---------------------------------------------------------------------------------------
+# Constructors
+# ---------------------------------------------------------------------------------------
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for size in shape:
+        if not isinstance(size, (int, np.integer)) or size < 0:
+            raise ValueError(f"shape must be non-negative ints, got {shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
+    """A new leaf tensor from a number, nested lists, an ndarray, SymPy expressions or a tensor.
+
+    The data is copied when it is a tensor's (so the new leaf is independent).
+    """
+    if isinstance(data, Tensor):
+        data = data.data.copy()
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+def zeros(*shape, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad, name)
+
+
+def ones(*shape, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad, name)
+
+
+def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return Tensor(np.full(_shape_arg(shape), fill_value, dtype=dtype), requires_grad, name)
+
+
+def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    array = np.asarray(t.data if isinstance(t, Tensor) else t)
+    return Tensor(np.zeros(array.shape, dtype=dtype or (array.dtype if array.dtype != object else float)), requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    array = np.asarray(t.data if isinstance(t, Tensor) else t)
+    return Tensor(np.ones(array.shape, dtype=dtype or (array.dtype if array.dtype != object else float)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    if stop is None:
+        start, stop = 0, start
+    return Tensor(np.arange(start, stop, step, dtype=dtype), requires_grad)
+
+
+def randn(*shape, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    """Standard normal draws from the library's generator (see ``manual_seed``)."""
+    data = _random.generator().standard_normal(_shape_arg(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad, name)
+
+
+def rand(*shape, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    """Uniform draws on [0, 1) from the library's generator."""
+    data = _random.generator().random(_shape_arg(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad, name)
+
+
+def symbols(prefix: str, shape=(), requires_grad: bool = True, real: bool = True) -> Tensor:
+    """A tensor of SymPy symbols named ``prefix_i_j`` (``prefix`` alone for shape ()).
+
+    Symbols are real by default, which lets SymPy simplify |x|, sqrt(x^2) and friends.
+    """
+    sp = backend.sympy()
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    data = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        label = "_".join([prefix, *map(str, index)]) if index else prefix
+        data[index] = sp.Symbol(label, real=real)
+    return Tensor(data, requires_grad=requires_grad, name=prefix)
+
+
+# ---------------------------------------------------------------------------------------
+from minigrad.ops.registry import Primitive, register  # noqa: E402
+
+
+@register
+class _Cast(Primitive):
+    """Change of float dtype; the gradient is cast back to the input's dtype."""
+
+    name = "cast"
+    formula = "grad_a = g (in a's dtype)"
+    examples = [(((3, 2),), {"dtype": np.dtype(np.float64)})]
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        return a.astype(dtype)
+
+    @staticmethod
+    def vjp(ctx, grad):
+        return (grad.astype(ctx.parents[0].dtype),)
+
+
+from minigrad import ops as _ops  # noqa: E402
+from minigrad import functional as _functional  # noqa: E402
