@@ -10,6 +10,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.ops.registry import Primitive, apply, register
+from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 # Shapes every binary op is checked on: equal, scalar with matrix, and the broadcasting
 # cases students get wrong ((1,4) with (3,1); (5,4,1) with (4,3)).
@@ -23,8 +24,6 @@ UNARY_SHAPES = [(((),), {}), (((5,),), {}), (((3, 4),), {})]
 
 
 def _constant(array):
-    from minigrad.tensor import Tensor
-
     return Tensor._constant(array)
 
 
@@ -364,35 +363,31 @@ class Where(Primitive):
 # Functional entry points (minigrad.add(x, y) etc.); they accept tensors, arrays or numbers.
 # ---------------------------------------------------------------------------------------
 def _lift(value, like=None):
-    from minigrad.tensor import lift
-
     return lift(value, like)
 
 
 def add(a, b):
-    return apply(Add, _lift(a, b), _lift(b, a))
+    return apply(Add, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def sub(a, b):
-    return apply(Sub, _lift(a, b), _lift(b, a))
+    return apply(Sub, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def mul(a, b):
-    return apply(Mul, _lift(a, b), _lift(b, a))
+    return apply(Mul, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def div(a, b):
-    return apply(Div, _lift(a, b), _lift(b, a))
+    return apply(Div, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def neg(a):
-    return apply(Neg, _lift(a))
+    return apply(Neg, a if isinstance(a, Tensor) else lift(a))
 
 
 def pow_(a, b):
     """a ** b; a number exponent uses the cheaper pow_scalar primitive."""
-    from minigrad.tensor import Tensor
-
     if not isinstance(b, Tensor) and np.ndim(b) == 0 and not isinstance(b, np.ndarray):
         return pow_scalar(a, b)
     return apply(Pow, _lift(a, b), _lift(b, a))
@@ -403,27 +398,27 @@ def pow_scalar(a, exponent):
 
 
 def exp(a):
-    return apply(Exp, _lift(a))
+    return apply(Exp, a if isinstance(a, Tensor) else lift(a))
 
 
 def log(a):
-    return apply(Log, _lift(a))
+    return apply(Log, a if isinstance(a, Tensor) else lift(a))
 
 
 def sqrt(a):
-    return apply(Sqrt, _lift(a))
+    return apply(Sqrt, a if isinstance(a, Tensor) else lift(a))
 
 
 def abs_(a):
-    return apply(Abs, _lift(a))
+    return apply(Abs, a if isinstance(a, Tensor) else lift(a))
 
 
 def tanh(a):
-    return apply(Tanh, _lift(a))
+    return apply(Tanh, a if isinstance(a, Tensor) else lift(a))
 
 
 def maximum(a, b):
-    return apply(Maximum, _lift(a, b), _lift(b, a))
+    return apply(Maximum, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def minimum(a, b):
@@ -433,8 +428,6 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """Pick ``a`` where ``condition`` holds, else ``b``; ``condition`` gets no gradient."""
-    from minigrad.tensor import Tensor
-
     if isinstance(condition, Tensor):
         condition = condition.data
     condition = np.asarray(condition, dtype=bool)

@@ -9,6 +9,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.ops.registry import Primitive, apply, register
+from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 
 @register
@@ -38,7 +39,6 @@ class LogSoftmax(Primitive):
 
 
 def log_softmax(a, axis: int = -1):
-    from minigrad.tensor import lift
     from minigrad.ops.reduce import normalize_axis
 
     a = lift(a)

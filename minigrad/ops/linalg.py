@@ -5,6 +5,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.ops.registry import Primitive, apply, register
+from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 
 def _matmul_shapes(a_shape: tuple, b_shape: tuple) -> tuple:
@@ -107,24 +108,18 @@ class SvdVals(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        from minigrad.tensor import Tensor
-
         u, vh = ctx.saved
         scaled = mul(Tensor._constant(u), reshape(grad, grad.shape[:-1] + (1, grad.shape[-1])))
         return (matmul(scaled, Tensor._constant(vh)),)
 
 
 def matmul(a, b):
-    from minigrad.tensor import lift
-
     a, b = lift(a, b), lift(b, a)
     _matmul_shapes(a.shape, b.shape)
     return apply(MatMul, a, b)
 
 
 def svdvals(a):
-    from minigrad.tensor import lift
-
     a = lift(a)
     if a.ndim < 2:
         raise ValueError(f"svdvals: needs a matrix (at least 2 dimensions), got shape {a.shape}")
@@ -135,8 +130,6 @@ def svd(a):
     """Thin SVD ``(U, S, Vh)``. Only ``S`` carries a gradient (through ``svdvals``);
     ``U`` and ``Vh`` are returned as constants (differentiating the singular vectors is
     ill-conditioned near repeated singular values, and no norm here needs it)."""
-    from minigrad.tensor import Tensor, lift
-
     a = lift(a)
     backend.require_numeric("svd", a.data)
     u, _, vh = np.linalg.svd(a.data, full_matrices=False)

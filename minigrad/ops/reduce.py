@@ -5,6 +5,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.ops.registry import Primitive, apply, register
+from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple:
@@ -88,8 +89,6 @@ class Max(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        from minigrad.tensor import Tensor
-
         (a,) = ctx.parents
         spread = _expand(grad, a.shape, ctx.attrs["axis"], ctx.attrs["keepdims"])
         return (mul(spread, Tensor._constant(ctx.saved)),)
@@ -97,8 +96,6 @@ class Max(Primitive):
 
 def sum_(a, axis=None, keepdims: bool = False):
     """Sum over ``axis`` (None: all axes)."""
-    from minigrad.tensor import lift
-
     a = lift(a)
     axes = normalize_axis(axis, a.ndim, "sum")
     return apply(Sum, a, axis=axes, keepdims=bool(keepdims))
@@ -106,8 +103,6 @@ def sum_(a, axis=None, keepdims: bool = False):
 
 def max_(a, axis=None, keepdims: bool = False):
     """Largest entry over ``axis`` (None: all axes)."""
-    from minigrad.tensor import lift
-
     a = lift(a)
     axes = normalize_axis(axis, a.ndim, "max")
     return apply(Max, a, axis=axes, keepdims=bool(keepdims))

@@ -19,6 +19,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd import AnomalyMode, GradMode, Node, _creation_trace
+from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 REGISTRY: dict = {}
 
@@ -73,8 +74,6 @@ def apply(op, *inputs, **attrs):
     This is the engine's hot path: it does the forward on raw arrays, and only when
     recording is on and some input requires grad does it build a node.
     """
-    from minigrad.tensor import Tensor
-
     if GradMode.enabled:
         needs = tuple([t.requires_grad for t in inputs])
         if True in needs:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.ops.registry import Primitive, apply, register
+from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 
 def _lift(value):
-    from minigrad.tensor import lift
-
     return lift(value)
 
 
@@ -232,8 +231,6 @@ def broadcast_to(a, shape):
 
 
 def _normalize_index(index):
-    from minigrad.tensor import Tensor
-
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
