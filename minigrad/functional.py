@@ -9,6 +9,7 @@ import numpy as np
 
 from minigrad import ops
 from minigrad.tensor import Tensor, lift
+from minigrad.ops.fused import cross_entropy_indices, linear as fused_linear
 
 
 def _count(x: Tensor, axis) -> int:
@@ -104,7 +105,6 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (N, C), got {logits.shape}")
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-    log_probs = ops.log_softmax(logits, axis=1)
     if target_data.dtype.kind in "iu":
         if target_data.shape != logits.shape[:1]:
             raise ValueError(
@@ -116,13 +116,15 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
                 f"cross_entropy: target classes must be in [0, {logits.shape[1] - 1}], got "
                 f"values from {target_data.min()} to {target_data.max()}"
             )
-        picked = ops.getitem(log_probs, (np.arange(logits.shape[0]), target_data))
-        return _reduce(ops.neg(picked), reduction, "cross_entropy")
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        return cross_entropy_indices(logits, target_data.astype(np.intp, copy=False), reduction)
     if target_data.shape != logits.shape:
         raise ValueError(
             f"cross_entropy: probability target must have the logits' shape {logits.shape}, got "
             f"{target_data.shape} (or pass integer class indices)"
         )
+    log_probs = ops.log_softmax(logits, axis=1)
     per_row = ops.neg(ops.sum_(ops.mul(lift(target, logits), log_probs), axis=1))
     return _reduce(per_row, reduction, "cross_entropy")
 
@@ -134,7 +136,12 @@ matmul, reshape, transpose = ops.matmul, ops.reshape, ops.transpose
 
 
 def linear(x, weight, bias=None) -> Tensor:
-    """y = x W^T + b, with PyTorch's weight layout (out_features, in_features)."""
+    """y = x W^T + b, with PyTorch's weight layout (out_features, in_features); one fused node."""
+    return fused_linear(x, weight, bias)
+
+
+def linear_composed(x, weight, bias=None) -> Tensor:
+    """The same as ``linear``, built from transpose, matmul and add (for teaching and checks)."""
     out = ops.matmul(x, ops.transpose(weight, (1, 0)))
     return ops.add(out, bias) if bias is not None else out
 
