@@ -16,6 +16,7 @@ follow PyTorch's ``torch.autograd`` (torch/autograd/__init__.py).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -71,6 +72,31 @@ class AnomalyMode:
     enabled: bool = False
 
 
+class InplaceClock:
+    """Counts in-place changes across the whole program.
+
+    Every in-place change (``x += y``, ``x[i] = v``, ``x.data = ...``, an optimiser step)
+    ticks the clock and stamps the changed tensor's ``_version`` with the new time. A node
+    remembers the time it was created, so "was an input changed after this op ran?" is
+    ``input._version > node.stamp``: one int per node instead of a tuple of versions, and
+    when the clock has not moved since the node was made, no check at all.
+    """
+
+    now: int = 0
+
+
+def bump_version(tensor) -> None:
+    """Record an in-place change of ``tensor`` (see InplaceClock)."""
+    InplaceClock.now += 1
+    tensor._version = InplaceClock.now
+    node = tensor._node
+    if node is not None:
+        node.stamp = -1  # the op's own output changed: its VJP may not reuse it
+
+
+_sequence = itertools.count()
+
+
 class Node:
     """One recorded op application: the context a primitive's VJP reads.
 
@@ -81,38 +107,35 @@ class Node:
         needs_input_grad  one bool per input: does that input need a gradient?
         out               the output array (dropped when the graph is freed)
         saved             anything extra the forward stored for the VJP (dropped likewise)
-        versions          the inputs' version counters at forward time (in-place check)
+        stamp             the in-place clock when the op ran (-1: its output was changed)
+        seq               creation number: inputs' nodes always have smaller ones
+        retained          weak references of tensors that asked for ``retain_grad()``
+        grad_record       under ``record_grads``: the gradient that reached this node
+        trace             under ``detect_anomaly``: where in user code the op was created
     """
 
     __slots__ = (
-        "op",
-        "parents",
-        "attrs",
-        "needs_input_grad",
-        "out",
-        "saved",
-        "versions",
-        "freed",
-        "out_dirty",
-        "retained",
-        "grad_record",
-        "trace",
-        "__weakref__",
+        "op", "parents", "attrs", "needs_input_grad", "out", "saved", "stamp", "seq",
+        "retained", "grad_record", "trace", "__weakref__",
     )
 
-    def __init__(self, op, parents, attrs, needs_input_grad, out, versions):
+    def __init__(self, op, parents, attrs, needs_input_grad):
         self.op = op
         self.parents = parents
         self.attrs = attrs
         self.needs_input_grad = needs_input_grad
-        self.out = out
+        self.out = None
         self.saved = None
-        self.versions = versions
-        self.freed = False
-        self.out_dirty = False
+        self.stamp = InplaceClock.now
+        self.seq = next(_sequence)
         self.retained = None
         self.grad_record = None
         self.trace = None
+
+    @property
+    def freed(self) -> bool:
+        """True once a backward without ``retain_graph`` has released the saved arrays."""
+        return self.out is None
 
     # What a VJP reads -------------------------------------------------------------------
     @property
@@ -154,46 +177,47 @@ def _freed_message(node: Node) -> str:
 def _topological_order(root_nodes: Iterable[Node]) -> list:
     """Every node reachable from the roots, each after all of its inputs' nodes.
 
-    An iterative depth-first post-order: an explicit stack of (node, parent iterator), so
-    the depth of the graph is limited by memory, not by the interpreter's recursion limit.
+    Nodes are numbered in creation order (``Node.seq``), and an op's inputs always exist
+    before the op runs, so creation order *is* a topological order (PyTorch's engine uses
+    the same fact). Collecting the reachable nodes is a plain loop over an explicit stack,
+    so the depth of the graph is limited by memory, not by Python's recursion limit.
     """
-    visited = set()
-    order = []
+    seen = {}
+    stack = []
     for root in root_nodes:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, iter(root.parents))]
-        while stack:
-            node, pending = stack[-1]
-            for parent in pending:
-                parent_node = parent._node
-                if parent_node is not None and parent.requires_grad and id(parent_node) not in visited:
-                    visited.add(id(parent_node))
-                    stack.append((parent_node, iter(parent_node.parents)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+        if id(root) not in seen:
+            seen[id(root)] = root
+            stack.append(root)
+    while stack:
+        for parent in stack.pop().parents:
+            parent_node = parent._node
+            if parent_node is not None and id(parent_node) not in seen:
+                seen[id(parent_node)] = parent_node
+                stack.append(parent_node)
+    return sorted(seen.values(), key=_by_seq)
+
+
+def _by_seq(node: Node) -> int:
+    return node.seq
 
 
 def _check_versions(node: Node) -> None:
-    for index, (parent, version) in enumerate(zip(node.parents, node.versions)):
-        if parent._version != version:
+    """Raise if an input (or the output) of ``node`` changed in place after the op ran."""
+    if node.stamp == -1:
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: the output of op '{node.op.name}' was changed in place before "
+            f"backward(). Use out-of-place ops instead."
+        )
+    for index, parent in enumerate(node.parents):
+        if parent._version > node.stamp:
             label = f" '{parent.name}'" if parent.name else ""
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: input {index}{label} of op '{node.op.name}' (shape "
-                f"{parent.shape}) is at version {parent._version}; expected version {version}. "
-                f"Make a copy (x = x + ...) instead of changing it in place before backward()."
+                f"{parent.shape}) was changed in place after the op ran. Make a copy "
+                f"(x = x + ...) instead of changing it in place before backward()."
             )
-    if node.out_dirty:
-        raise RuntimeError(
-            f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: the output of op '{node.op.name}' (shape {node.out.shape}) "
-            f"was changed in place before backward(). Use out-of-place ops instead."
-        )
 
 
 def run_backward(
@@ -210,15 +234,18 @@ def run_backward(
     of every leaf that requires one. With ``inputs`` given (``minigrad.grad``) nothing is
     accumulated: the gradients of exactly those tensors are returned, and only the part
     of the graph that leads to them is visited.
+
+    This loop is the engine's hot path in backward: it keeps per-node work to a dict
+    lookup, the VJP call, and a shape check per input.
     """
     from minigrad.tensor import Tensor
 
-    root_nodes = [r._node for r in roots if r._node is not None]
-    order = _topological_order(root_nodes)
+    constant = Tensor._constant
+    order = _topological_order([r._node for r in roots if r._node is not None])
 
-    # grads maps a node (by id) or a leaf tensor (by id) to the gradient of its output.
+    # grads maps id(node) (or id(leaf) in grad()) to the gradient of that node's output.
     grads: dict = {}
-    owned: set = set()  # ids of gradient arrays made here, so safe to add into in place
+    owned: set = set()  # ids of arrays this pass allocated, so adding into them is safe
 
     def accumulate(key, grad):
         previous = grads.get(key)
@@ -226,77 +253,68 @@ def run_backward(
             grads[key] = grad
         elif create_graph:
             grads[key] = previous + grad
-        elif id(previous.data) in owned:
-            np.add(previous.data, grad.data, out=previous.data, casting="unsafe")
+        elif id(previous._data) in owned and previous._data.shape == grad._data.shape:
+            np.add(previous._data, grad._data, out=previous._data, casting="unsafe")
         else:
-            total = Tensor._constant(previous.data + grad.data)
-            owned.add(id(total.data))
+            total = constant(previous._data + grad._data)
+            owned.add(id(total._data))
             grads[key] = total
 
-    capture = None
+    capture = relevant = None
     if inputs is not None:
         capture = {}
         for index, tensor in enumerate(inputs):
             key = id(tensor._node) if tensor._node is not None else id(tensor)
             capture.setdefault(key, []).append(index)
-        # Visit only the nodes that lead to a requested input.
+        # Keep only the nodes from which a requested input can be reached.
         relevant = set()
         for node in order:
-            if id(node) in capture:
+            if id(node) in capture or any(
+                (id(p._node) if p._node is not None else id(p)) in capture
+                or (p._node is not None and id(p._node) in relevant)
+                for p in node.parents
+            ):
                 relevant.add(id(node))
-                continue
-            for parent in node.parents:
-                parent_key = id(parent._node) if parent._node is not None else id(parent)
-                if parent_key in capture or parent_key in relevant:
-                    relevant.add(id(node))
-                    break
         order = [node for node in order if id(node) in relevant]
 
     for root, grad in zip(roots, root_grads):
-        key = id(root._node) if root._node is not None else id(root)
-        accumulate(key, grad)
+        accumulate(id(root._node) if root._node is not None else id(root), grad)
 
+    clock_now = InplaceClock.now
+    anomaly = AnomalyMode.enabled
+    results = {}
     previous_mode = GradMode.enabled
     GradMode.enabled = create_graph
-    results = {}
     try:
         for node in reversed(order):
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
-            if node.freed:
+            if node.out is None:
                 raise RuntimeError(_freed_message(node))
-            _check_versions(node)
-            if capture is not None and id(node) in capture:
-                results[id(node)] = grad
-            if node.retained is not None:
-                for ref in node.retained:
-                    tensor = ref()
-                    if tensor is not None:
-                        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-            if node.grad_record is not None:
-                node.grad_record = grad.data.copy()
+            if node.stamp != clock_now:
+                _check_versions(node)
+            if node.retained is not None or node.grad_record is not None:
+                _record(node, grad)
             needs = node.needs_input_grad
             if capture is not None:
+                if id(node) in capture:
+                    results[id(node)] = grad
                 needs = tuple(
-                    need
-                    and (
-                        (id(p._node) if p._node is not None else id(p)) in capture
-                        or (p._node is not None and id(p._node) in relevant)
-                    )
+                    need and ((id(p._node) if p._node is not None else id(p)) in capture
+                              or (p._node is not None and id(p._node) in relevant))
                     for need, p in zip(needs, node.parents)
                 )
-                saved_needs = node.needs_input_grad
-                node.needs_input_grad = needs
-                if not any(needs):
-                    node.needs_input_grad = saved_needs
+                if True not in needs:
                     continue
-            try:
+                full_needs, node.needs_input_grad = node.needs_input_grad, needs
+                try:
+                    input_grads = node.op.vjp(node, grad)
+                finally:
+                    node.needs_input_grad = full_needs
+            else:
                 input_grads = node.op.vjp(node, grad)
-            finally:
-                if capture is not None:
-                    node.needs_input_grad = saved_needs
-            if AnomalyMode.enabled:
+            if anomaly:
                 _check_anomaly_backward(node, input_grads)
             for parent, need, parent_grad in zip(node.parents, needs, input_grads):
                 if not need:
@@ -306,16 +324,23 @@ def run_backward(
                         f"{node.op.name}: no VJP for this input (shape {parent.shape}); the op "
                         f"cannot pass a gradient to it."
                     )
-                if parent_grad.shape != parent.shape:
+                data = parent_grad._data
+                if data.shape != parent._data.shape:
                     raise RuntimeError(
-                        f"{node.op.name}: the VJP returned a gradient of shape {parent_grad.shape} "
-                        f"for an input of shape {parent.shape}; every gradient must have its "
-                        f"input's shape (reduce broadcast axes with unbroadcast)."
+                        f"{node.op.name}: the VJP returned a gradient of shape {data.shape} "
+                        f"for an input of shape {parent._data.shape}; every gradient must have "
+                        f"its input's shape (reduce broadcast axes with unbroadcast)."
                     )
-                if parent_grad.dtype != parent.dtype and parent.dtype != object:
-                    parent_grad = Tensor._constant(parent_grad.data.astype(parent.dtype)) if not create_graph else parent_grad.astype(parent.dtype)
-                if parent._node is not None:
-                    accumulate(id(parent._node), parent_grad)
+                if data.dtype != parent._data.dtype and parent._data.dtype != object:
+                    parent_grad = (parent_grad.astype(parent.dtype) if create_graph
+                                   else constant(data.astype(parent._data.dtype)))
+                parent_node = parent._node
+                if parent_node is not None:
+                    key = id(parent_node)
+                    if key in grads:
+                        accumulate(key, parent_grad)
+                    else:
+                        grads[key] = parent_grad
                 elif capture is not None:
                     if id(parent) in capture:
                         accumulate(id(parent), parent_grad)
@@ -324,7 +349,6 @@ def run_backward(
             if not retain_graph:
                 node.out = None
                 node.saved = None
-                node.freed = True
     finally:
         GradMode.enabled = previous_mode
 
@@ -332,10 +356,7 @@ def run_backward(
         return None
     out = []
     for tensor in inputs:
-        if tensor._node is not None:
-            grad = results.get(id(tensor._node))
-        else:
-            grad = grads.get(id(tensor))
+        grad = results.get(id(tensor._node)) if tensor._node is not None else grads.get(id(tensor))
         if grad is None and not allow_unused:
             label = f" '{tensor.name}'" if tensor.name else ""
             raise RuntimeError(
@@ -344,6 +365,17 @@ def run_backward(
             )
         out.append(grad)
     return out
+
+
+def _record(node: Node, grad) -> None:
+    """Hand a finished gradient to retain_grad() tensors and to record_grads."""
+    if node.retained is not None:
+        for ref in node.retained:
+            tensor = ref()
+            if tensor is not None:
+                tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    if node.grad_record is not None:
+        node.grad_record = grad._data.copy()
 
 
 def _accumulate_leaf(leaf: "Tensor", grad: "Tensor", create_graph: bool) -> None:

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from minigrad.autograd import no_grad
+from minigrad.autograd import bump_version, no_grad
 from minigrad.tensor import Tensor
 
 
@@ -171,7 +171,7 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = buffer
                     grad = grad + momentum * buffer if nesterov else buffer
                 param._data = param._data - lr * grad
-                param._version += 1
+                bump_version(param)
 
 
 class Adam(Optimizer):
@@ -213,4 +213,4 @@ class Adam(Optimizer):
                 bias_correction2 = 1 - beta2**step
                 denom = np.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + eps
                 param._data = param._data - (lr / bias_correction1) * (exp_avg / denom)
-                param._version += 1
+                bump_version(param)

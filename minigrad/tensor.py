@@ -8,7 +8,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad import random as _random
-from minigrad.autograd import GradMode
+from minigrad.autograd import GradMode, bump_version
 
 _FLOAT_KINDS = "fc"
 
@@ -97,9 +97,7 @@ class Tensor:
         self._bump_version()
 
     def _bump_version(self) -> None:
-        self._version += 1
-        if self._node is not None:
-            self._node.out_dirty = True
+        bump_version(self)
 
     def _check_inplace(self, op: str) -> None:
         if GradMode.enabled and self.requires_grad:
@@ -298,25 +296,25 @@ class Tensor:
 
     # Arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _apply(_ops.elementwise.Add, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __radd__(self, other):
         return _ops.add(other, self)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _apply(_ops.elementwise.Sub, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __rsub__(self, other):
         return _ops.sub(other, self)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _apply(_ops.elementwise.Mul, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __rmul__(self, other):
         return _ops.mul(other, self)
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _apply(_ops.elementwise.Div, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __rtruediv__(self, other):
         return _ops.div(other, self)
@@ -439,19 +437,34 @@ def lift(value, like: Tensor | None = None) -> Tensor:
     """Make ``value`` a tensor; a Python number takes the float dtype of ``like``.
 
     Keeping ``float32 tensor * 0.5`` in float32 needs this: a 0-d float64 array would
-    promote the result to float64 under NumPy 2's rules.
+    promote the result to float64 under NumPy 2's rules. Number constants are cached
+    (they are read-only 0-d arrays that no graph can change), because programs repeat
+    the same few (1, 0.5, a learning rate) in every op of a loop.
     """
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if like is not None and isinstance(like, Tensor):
-            kind = like._data.dtype.kind
-            if kind in _FLOAT_KINDS:
-                return Tensor._constant(np.asarray(value, dtype=like._data.dtype))
-            if like._data.dtype == object:
-                return Tensor._constant(backend.to_object_array(value))
-        return Tensor._constant(np.asarray(float(value) if isinstance(value, float) else value))
+    if type(value) is float or type(value) is int:
+        dtype = like._data.dtype if like is not None and isinstance(like, Tensor) else None
+        key = (value, type(value), dtype)
+        cached = _CONSTANTS.get(key)
+        if cached is not None:
+            return cached
+        if dtype is None or dtype.kind not in _FLOAT_KINDS:
+            if dtype == object:
+                array = backend.to_object_array(value)
+            else:
+                array = np.asarray(value)
+        else:
+            array = np.asarray(value, dtype=dtype)
+        array.flags.writeable = False
+        constant = Tensor._constant(array)
+        if len(_CONSTANTS) < 4096:
+            _CONSTANTS[key] = constant
+        return constant
     return Tensor._constant(_to_array(value))
+
+
+_CONSTANTS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -557,4 +570,5 @@ class _Cast(Primitive):
 
 
 from minigrad import ops as _ops  # noqa: E402
+from minigrad.ops.registry import apply as _apply  # noqa: E402
 from minigrad import functional as _functional  # noqa: E402

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from minigrad.autograd import bump_version
 from minigrad.tensor import Tensor
 
 
@@ -293,7 +294,7 @@ class Module:
             )
         for target, array in updates:
             target._data = np.array(array, dtype=target.dtype, copy=True)
-            target._version += 1
+            bump_version(target)
         return missing, unexpected
 
     def _state_tensors(self) -> "OrderedDict[str, Tensor]":

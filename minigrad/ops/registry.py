@@ -71,27 +71,41 @@ def unregister(name: str) -> None:
 def apply(op, *inputs, **attrs):
     """Run primitive ``op`` on tensors ``inputs`` and record it when a gradient is needed.
 
-    This is the engine's hot path: it does the forward on raw arrays, and only when
-    recording is on and some input requires grad does it build a node.
+    This is the engine's hot path: the forward runs on raw arrays, and only when recording
+    is on and some input requires grad is a node built. Nothing else happens per op. (The
+    one- and two-input cases are spelled out because a comprehension costs a frame.)
     """
-    if GradMode.enabled:
+    count = len(inputs)
+    if count == 2:
+        first, second = inputs
+        arrays = (first._data, second._data)
+        needs = (first.requires_grad, second.requires_grad)
+    elif count == 1:
+        arrays = (inputs[0]._data,)
+        needs = (inputs[0].requires_grad,)
+    else:
+        arrays = tuple([t._data for t in inputs])
         needs = tuple([t.requires_grad for t in inputs])
-        if True in needs:
-            node = Node(op, inputs, attrs, needs, None, tuple([t._version for t in inputs]))
-            out = op.forward(node, *[t.data for t in inputs], **attrs)
-            if type(out) is not np.ndarray:
-                out = _as_array(out)
-            node.out = out
-            if AnomalyMode.enabled:
-                node.trace = _creation_trace()
-                _check_anomaly_forward(op, out, node)
-            return Tensor._from_op(out, node)
-    out = op.forward(None, *[t.data for t in inputs], **attrs)
+    if GradMode.enabled and True in needs:
+        node = Node(op, inputs, attrs, needs)
+        out = op.forward(node, *arrays, **attrs)
+        if type(out) is not np.ndarray:
+            out = _as_array(out)
+        node.out = out
+        if AnomalyMode.enabled:
+            node.trace = _creation_trace()
+            _check_anomaly_forward(op, out, node)
+        return _from_op(out, node)
+    out = op.forward(None, *arrays, **attrs)
     if type(out) is not np.ndarray:
         out = _as_array(out)
     if AnomalyMode.enabled:
         _check_anomaly_forward(op, out, None)
-    return Tensor._constant(out)
+    return _constant(out)
+
+
+_from_op = Tensor._from_op
+_constant = Tensor._constant
 
 
 def _as_array(value) -> np.ndarray:
