@@ -1,0 +1,52 @@
+# The two commands of the README: `make tour` and `make test`. Both first build the same
+# environment: a virtualenv in .venv with minigrad installed in editable mode, plus
+# Graphviz's `dot` (installed through apt-get when it is missing and we are root).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+comma := ,
+# CI sets MINIGRAD_ORACLE=1 so the PyTorch comparisons run (torch==2.13.0, CPU).
+EXTRAS := dev$(if $(filter 1,$(MINIGRAD_ORACLE)),$(comma)oracle,)
+# One stamp per set of extras: asking for the oracle later still installs it.
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+.PHONY: setup tour test bench oracle graphviz docs-graph clean
+
+setup: $(STAMP) graphviz
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "minigrad needs Python >= 3.10; found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+# Rendering graphs needs Graphviz's `dot` (a system program, not a Python package).
+graphviz:
+	@if ! command -v dot >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Graphviz (dot) with apt-get"; \
+			apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+		else \
+			echo "Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' to render graphs (the rest works without it)"; \
+		fi; \
+	fi
+
+tour: setup
+	$(BIN)/minigrad tour
+
+test: setup
+	$(BIN)/python -m pytest
+
+oracle:
+	$(MAKE) setup MINIGRAD_ORACLE=1
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+docs-graph: setup
+	$(BIN)/minigrad graph mlp-spectral --out docs/graph-mlp-spectral.svg
+
+clean:
+	rm -rf $(VENV) build *.egg-info minigrad-tour .pytest_cache .hypothesis

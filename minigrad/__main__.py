@@ -1,0 +1,3 @@
+from minigrad.cli import main
+
+raise SystemExit(main())

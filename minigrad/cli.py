@@ -1,0 +1,122 @@
+"""The `minigrad` command: tour, check, graph, derive, grade, train.
+
+Each subcommand is a function ``cmd_<name>(args) -> int`` registered in ``COMMANDS``;
+heavy modules are imported inside them so that ``minigrad --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_tour(args) -> int:
+    from minigrad import tour
+
+    return tour.run(args)
+
+
+def cmd_check(args) -> int:
+    from minigrad import checks
+
+    return checks.run(args)
+
+
+def cmd_graph(args) -> int:
+    from minigrad import graph_examples
+
+    return graph_examples.run(args)
+
+
+def cmd_derive(args) -> int:
+    from minigrad import symbolic
+
+    return symbolic.run_cli(args)
+
+
+def cmd_grade(args) -> int:
+    from minigrad import grading
+
+    return grading.run(args)
+
+
+def cmd_train(args) -> int:
+    from minigrad import tour
+
+    return tour.run_train(args)
+
+
+def _add_tour(sub) -> None:
+    parser = sub.add_parser("tour", help="reproduce the reference post, prove the gradients, train, write a report")
+    parser.add_argument("--out", default="minigrad-tour", help="folder for graphs, plots and report.html")
+    parser.add_argument("--quick", action="store_true", help="a seconds-long version (used by the tests)")
+    parser.set_defaults(func=cmd_tour)
+
+
+def _add_check(sub) -> None:
+    parser = sub.add_parser("check", help="check every op's gradient (finite differences and SymPy)")
+    parser.add_argument("--op", action="append", help="check only this op (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    parser.add_argument("--no-symbolic", action="store_true", help="skip the SymPy checks")
+    parser.set_defaults(func=cmd_check)
+
+
+def _add_graph(sub) -> None:
+    parser = sub.add_parser("graph", help="draw an example computation graph")
+    parser.add_argument("example", help="frobenius, spectral-norm, weight-norm, pixel-norm, mlp, mlp-spectral")
+    parser.add_argument("--out", required=True, help="output file: .svg, .png, .pdf or .dot")
+    parser.add_argument("--backward", action="store_true", help="show the backward pass (gradients and VJPs)")
+    parser.set_defaults(func=cmd_graph)
+
+
+def _add_derive(sub) -> None:
+    parser = sub.add_parser("derive", help="print a norm's gradient as a formula (text and LaTeX)")
+    parser.add_argument("what", help="e.g. frobenius, spectral, weight-norm")
+    parser.add_argument("--shape", default="2x2", help="shape of the symbolic input, e.g. 2x3")
+    parser.add_argument("--latex", action="store_true")
+    parser.set_defaults(func=cmd_derive)
+
+
+def _add_grade(sub) -> None:
+    parser = sub.add_parser("grade", help="grade a student's assignment folder")
+    parser.add_argument("directory")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per task")
+    parser.set_defaults(func=cmd_grade)
+
+
+def _add_train(sub) -> None:
+    parser = sub.add_parser("train", help="train a small MLP with and without spectral norm on a toy 2-D problem")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--out", default=None, help="folder for the plots")
+    parser.set_defaults(func=cmd_train)
+
+
+COMMANDS = [_add_tour, _add_check, _add_graph, _add_derive, _add_grade, _add_train]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minigrad",
+        description="A small autograd engine over NumPy and SymPy, and the norms built on it.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
