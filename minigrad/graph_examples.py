@@ -1,0 +1,254 @@
+"""The graphs behind ``minigrad graph EXAMPLE --out FILE``: small models worth looking at.
+
+    minigrad graph spectral-norm --out sn.svg             # the forward graph
+    minigrad graph mlp-spectral --out mlp.svg --backward   # gradients and VJPs
+    python -m minigrad.graph_examples mlp --out mlp.dot    # the same, without the CLI
+
+Each example builds its graph with the norms package when it is installed and otherwise
+with engine ops that compute the same thing (Frobenius = sqrt(sum(x*x)), spectral norm =
+weight_orig / (u^T W v) after a no-grad power iteration, ...), so the picture is there
+either way. The output format follows the suffix: .svg, .png, .pdf need Graphviz's
+``dot``; .dot is the DOT text and needs nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Callable
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import nn, viz
+from minigrad.autograd import no_grad, record_grads
+
+# ---------------------------------------------------------------------------------------
+# Norms: the real package when it is there, an engine-op twin when it is not
+# ---------------------------------------------------------------------------------------
+
+
+def _norms_function(name: str, *modules: str) -> Callable | None:
+    """``norms.<name>`` (or from one of the submodules), None when it is not written yet."""
+    for module_name in ("norms", *modules):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        function = getattr(module, name, None)
+        if callable(function):
+            return function
+    return None
+
+
+def _normalize(vector, eps: float):
+    return vector / max(float(np.linalg.norm(vector)), eps)
+
+
+class _SpectralNormTwin:
+    """Spectral norm as PyTorch does it, from engine ops (used until norms.spectral lands)."""
+
+    def __init__(self, name: str, n_power_iterations: int, eps: float):
+        self.name, self.n_power_iterations, self.eps = name, n_power_iterations, eps
+
+    def __call__(self, module, args):
+        weight_orig = getattr(module, self.name + "_orig")
+        u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
+        matrix = weight_orig.data.reshape(weight_orig.shape[0], -1)
+        if module.training:
+            with no_grad():
+                for _ in range(self.n_power_iterations):
+                    v.data = _normalize(matrix.T @ u.data, self.eps)
+                    u.data = _normalize(matrix @ v.data, self.eps)
+        flat = mg.reshape(weight_orig, (weight_orig.shape[0], -1))
+        sigma = mg.sum(mg.mul(u, mg.matmul(flat, v)))
+        object.__setattr__(module, self.name, mg.div(weight_orig, sigma))
+
+
+def _spectral_norm_twin(module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12):
+    weight = module._parameters.pop(name)
+    rows = weight.shape[0]
+    columns = weight.data.size // rows
+    module.register_parameter(name + "_orig", nn.Parameter(weight.data))
+    rng = np.random.default_rng(0)
+    module.register_buffer(name + "_u", mg.tensor(_normalize(rng.standard_normal(rows), eps)))
+    module.register_buffer(name + "_v", mg.tensor(_normalize(rng.standard_normal(columns), eps)))
+    hook = _SpectralNormTwin(name, n_power_iterations, eps)
+    module.register_forward_pre_hook(hook)
+    return module
+
+
+class _WeightNormTwin:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, module, args):
+        g, v = getattr(module, self.name + "_g"), getattr(module, self.name + "_v")
+        axes = tuple(range(1, v.ndim))
+        norm = mg.sqrt(mg.sum(mg.mul(v, v), axis=axes, keepdims=True))
+        object.__setattr__(module, self.name, mg.mul(g, mg.div(v, norm)))
+
+
+def _weight_norm_twin(module, name: str = "weight", dim: int = 0):
+    weight = module._parameters.pop(name)
+    axes = tuple(range(1, weight.ndim))
+    g = np.sqrt(np.sum(weight.data * weight.data, axis=axes, keepdims=True))
+    module.register_parameter(name + "_g", nn.Parameter(g))
+    module.register_parameter(name + "_v", nn.Parameter(weight.data))
+    module.register_forward_pre_hook(_WeightNormTwin(name))
+    return module
+
+
+def spectral_norm(module, **options):
+    function = _norms_function("spectral_norm", "norms.spectral")
+    return (function or _spectral_norm_twin)(module, **options)
+
+
+def weight_norm(module, **options):
+    function = _norms_function("weight_norm", "norms.weight")
+    return (function or _weight_norm_twin)(module, **options)
+
+
+def frobenius_norm(x):
+    function = _norms_function("frobenius_norm", "norms.functional", "norms.matrix")
+    return function(x) if function else mg.sqrt(mg.sum(x * x))
+
+
+def pixel_norm(x, axis: int = 1, eps: float = 1e-8):
+    function = _norms_function("pixel_norm", "norms.activation", "norms.activations")
+    if function:
+        return function(x, axis=axis, eps=eps)
+    return x / mg.sqrt(mg.mean(x * x, axis=axis, keepdims=True) + eps)
+
+
+# ---------------------------------------------------------------------------------------
+# The examples: each returns (output, params, title)
+# ---------------------------------------------------------------------------------------
+class MLP(nn.Module):
+    """3 -> 4 -> 2 with tanh, small enough to read every number in the picture."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4)
+        self.fc2 = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc2(mg.tanh(self.fc1(x)))
+
+
+def _named(tensor, name: str):
+    tensor.name = name
+    return tensor
+
+
+def example_frobenius():
+    x = mg.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True, name="x")
+    return _named(frobenius_norm(x), "norm"), None, "Frobenius norm of arange(9) (= 14.2829)"
+
+
+def _linear_example(parametrize, title: str):
+    mg.manual_seed(0)
+    layer = parametrize(nn.Linear(3, 2))
+    x = mg.tensor(np.random.default_rng(1).standard_normal((4, 3)), name="x")
+    y = layer(x)
+    return _named(mg.mean(y * y), "loss"), layer, title
+
+
+def example_spectral_norm():
+    return _linear_example(spectral_norm, "Linear(3, 2) with spectral_norm: loss = mean(y^2)")
+
+
+def example_weight_norm():
+    return _linear_example(weight_norm, "Linear(3, 2) with weight_norm: loss = mean(y^2)")
+
+
+def example_pixel_norm():
+    rng = np.random.default_rng(2)
+    x = mg.tensor(rng.standard_normal((1, 3, 2, 2)), requires_grad=True, name="x")
+    c = mg.tensor(rng.standard_normal((1, 3, 2, 2)), name="c")
+    y = pixel_norm(x, axis=1)
+    return _named(mg.sum(y * c), "loss"), None, "PixelNorm over channels: loss = sum(pixel_norm(x) * c)"
+
+
+def _mlp_example(parametrize, title: str):
+    mg.manual_seed(0)
+    model = MLP()
+    if parametrize is not None:
+        parametrize(model.fc1)
+        parametrize(model.fc2)
+    rng = np.random.default_rng(3)
+    x = mg.tensor(rng.standard_normal((5, 3)), name="x")
+    target = np.array([0, 1, 1, 0, 1])
+    loss = mg.cross_entropy(model(x), target)
+    return _named(loss, "loss"), model, title
+
+
+def example_mlp():
+    return _mlp_example(None, "MLP 3-4-2 (tanh), cross-entropy loss")
+
+
+def example_mlp_spectral():
+    return _mlp_example(spectral_norm, "MLP 3-4-2 with spectral_norm on both Linear layers")
+
+
+EXAMPLES: dict = {
+    "frobenius": example_frobenius,
+    "spectral-norm": example_spectral_norm,
+    "weight-norm": example_weight_norm,
+    "pixel-norm": example_pixel_norm,
+    "mlp": example_mlp,
+    "mlp-spectral": example_mlp_spectral,
+}
+
+
+def build(example: str, backward: bool = False, **options):
+    """The Digraph of ``example`` (after a recorded backward pass when ``backward``)."""
+    if example not in EXAMPLES:
+        raise KeyError(f"unknown example {example!r}; choose one of {', '.join(EXAMPLES)}")
+    output, params, title = EXAMPLES[example]()
+    if backward:
+        with record_grads(output):
+            output.backward()
+        title += " (backward pass)"
+    return viz.draw_graph(output, params=params, title=title, backward=backward, **options)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of ``minigrad graph`` (shared by the CLI and ``python -m``)."""
+    parser.add_argument("example", choices=list(EXAMPLES), help="which graph to draw")
+    parser.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (need Graphviz) or .dot")
+    parser.add_argument("--backward", action="store_true", help="draw the backward pass: gradients and VJPs")
+    parser.add_argument("--collapse", action="store_true", help="draw each norm as one node")
+    parser.add_argument("--max-nodes", type=int, default=viz.DEFAULT_MAX_NODES, help="node budget")
+    parser.add_argument("--rankdir", default="TB", choices=["TB", "LR"], help="layout direction")
+    return parser
+
+
+def run(args) -> int:
+    """``minigrad graph``: draw an example and write it; returns the exit code."""
+    try:
+        dot = build(
+            args.example, backward=getattr(args, "backward", False),
+            collapse=True if getattr(args, "collapse", False) else None,
+            max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES),
+            rankdir=getattr(args, "rankdir", "TB"),
+        )
+        viz.render(dot, args.out)
+    except (viz.DotNotFound, ValueError, KeyError, OSError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"minigrad graph: {message}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="minigrad graph", description=__doc__.split("\n")[0]))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
