@@ -114,8 +114,12 @@ class SvdVals(Primitive):
 
 
 def matmul(a, b):
-    a, b = lift(a, b), lift(b, a)
-    _matmul_shapes(a.shape, b.shape)
+    a = a if isinstance(a, Tensor) else lift(a, b)
+    b = b if isinstance(b, Tensor) else lift(b, a)
+    a_shape, b_shape = a._data.shape, b._data.shape
+    # The common 2-D case is checked inline; anything else goes through the full rules.
+    if not (len(a_shape) == 2 and len(b_shape) == 2 and a_shape[1] == b_shape[0]):
+        _matmul_shapes(a_shape, b_shape)
     return apply(MatMul, a, b)
 
 

@@ -12,6 +12,8 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple:
     """Turn ``axis`` (None, an int or a tuple of ints, negatives allowed) into sorted axes."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:
+        return (axis,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for item in axes:
@@ -53,7 +55,7 @@ class Sum(Primitive):
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        return np.sum(a, axis=axis, keepdims=keepdims)
+        return np.add.reduce(a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def vjp(ctx, grad):

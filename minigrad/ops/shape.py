@@ -195,7 +195,9 @@ def _resolve_shape(shape: tuple, size: int) -> tuple:
 
 def transpose(a, axes=None):
     """Permute the axes (None: reverse them, like NumPy)."""
-    a = _lift(a)
+    a = a if isinstance(a, Tensor) else lift(a)
+    if axes == (1, 0) and a._data.ndim == 2:  # the matrix transpose, on every backward of linear
+        return apply(Transpose, a, axes=axes)
     if axes is None:
         axes = tuple(range(a.ndim - 1, -1, -1))
     axes = tuple(int(x) % max(a.ndim, 1) for x in axes)
