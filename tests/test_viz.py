@@ -1,0 +1,444 @@
+"""minigrad.viz: rendered pictures of every example, the node budget, the backward view, no dot.
+
+The SVG tests render with Graphviz's real `dot` (CI installs it; `make setup` does too) and
+read the result back: node names, shapes and op labels in the text, fill colours by role.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import graph_examples, nn, viz
+from minigrad.autograd import record_grads
+from minigrad.viz import ROLE_COLORS, draw_graph
+
+HAVE_DOT = viz.dot_available()
+needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed (apt-get install graphviz)")
+SVG = "{http://www.w3.org/2000/svg}"
+NODE_NAME = re.compile(r"^(t|op|norm|note|hidden)\d+$")
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers that read pictures back
+# ---------------------------------------------------------------------------------------
+def svg_nodes(path) -> dict:
+    """node name -> {"texts": [...], "fills": [...], "class": str} from a rendered SVG."""
+    tree = ET.parse(path)
+    nodes = {}
+    for group in tree.iter(f"{SVG}g"):
+        classes = group.get("class", "")
+        if not classes.startswith("node"):
+            continue
+        title = group.find(f"{SVG}title").text
+        texts = [t.text or "" for t in group.iter(f"{SVG}text")]
+        fills = [p.get("fill") for p in group.iter() if p.get("fill") not in (None, "none")]
+        nodes[title] = {"texts": texts, "fills": fills, "class": classes, "id": group.get("id")}
+    return nodes
+
+
+def node_named(nodes: dict, name: str) -> dict:
+    matches = [n for n in nodes.values() if n["texts"] and n["texts"][0] == name]
+    assert len(matches) == 1, f"expected one node named {name!r}, found {len(matches)}"
+    return matches[0]
+
+
+def all_text(nodes: dict) -> str:
+    return "\n".join(t for n in nodes.values() for t in n["texts"])
+
+
+def dot_nodes(source: str) -> dict:
+    """node name -> attribute text, from DOT source (one statement per line)."""
+    result = {}
+    for line in source.splitlines():
+        match = re.match(r"\s*(\w+) \[(.*)\]$", line)
+        if match and match.group(1) not in ("graph", "node", "edge"):
+            result[match.group(1)] = match.group(2)
+    return result
+
+
+def cluster_block(source: str, name: str) -> str:
+    """The DOT text of ``subgraph name { ... }``, nested clusters included."""
+    start = source.index(f"subgraph {name} {{")
+    depth = 0
+    for position in range(start, len(source)):
+        if source[position] == "{":
+            depth += 1
+        elif source[position] == "}":
+            depth -= 1
+            if depth == 0:
+                return source[start:position]
+    raise AssertionError(f"unterminated {name}")
+
+
+def grad_row_numbers(attributes: str) -> list:
+    """The numbers in a tensor label's grad row."""
+    match = re.search(r'<FONT COLOR="#b30000">grad (.*?)</FONT>', attributes)
+    assert match, f"no grad row in {attributes[:200]}"
+    text = re.sub(r"<[^>]+>", " ", match.group(1))
+    return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|nan|inf", text)]
+
+
+def tooltip_grad(attributes: str) -> np.ndarray:
+    match = re.search(r"; grad=(.*?)\"", attributes)
+    assert match, attributes[:200]
+    return np.array(eval(match.group(1)), dtype=float)  # noqa: S307 - our own repr of a list
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Every CLI example rendered to SVG, read back
+# ---------------------------------------------------------------------------------------
+EXPECTED = {
+    "frobenius": {"names": ["x", "norm"], "shapes": ["(3, 3) float64", "() float64"], "ops": ["sqrt", "sum", "mul"]},
+    "spectral-norm": {
+        "names": ["weight_orig", "weight_u", "weight_v", "bias", "weight", "x", "loss"],
+        "shapes": ["(2, 3) float64", "(2,) float64", "(3,) float64", "(4, 3) float64"],
+        "ops": ["linear", "matmul", "div"],
+    },
+    "weight-norm": {
+        "names": ["weight_g", "weight_v", "bias", "weight", "x", "loss"],
+        "shapes": ["(2, 1) float64", "(2, 3) float64"],
+        "ops": ["linear", "sqrt", "div"],
+    },
+    "pixel-norm": {"names": ["x", "c", "loss"], "shapes": ["(1, 3, 2, 2) float64"], "ops": ["sqrt", "div", "mul"]},
+    "mlp": {
+        "names": ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "x", "loss"],
+        "shapes": ["(4, 3) float64", "(2, 4) float64", "(5, 3) float64", "(5, 2) float64"],
+        "ops": ["linear", "tanh", "cross_entropy"],
+    },
+    "mlp-spectral": {
+        "names": ["fc1.weight_orig", "fc1.weight_u", "fc1.weight_v", "fc2.weight_orig", "fc2.weight_u",
+                  "fc2.weight_v", "fc1.weight", "x", "loss"],
+        "shapes": ["(4, 3) float64", "(2, 4) float64", "(4,) float64"],
+        "ops": ["linear", "tanh", "cross_entropy", "matmul"],
+    },
+}
+PARAMETERS = {
+    "spectral-norm": ["weight_orig", "bias"], "weight-norm": ["weight_g", "weight_v", "bias"],
+    "mlp": ["fc1.weight", "fc2.bias"], "mlp-spectral": ["fc1.weight_orig", "fc2.weight_orig"],
+}
+BUFFERS = {
+    "spectral-norm": ["weight_u", "weight_v"],
+    "mlp-spectral": ["fc1.weight_u", "fc1.weight_v", "fc2.weight_u", "fc2.weight_v"],
+}
+
+
+def test_examples_cover_the_cli_list():
+    assert set(graph_examples.EXAMPLES) == set(EXPECTED)
+
+
+@needs_dot
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_example_svg_content(example, tmp_path):
+    out = tmp_path / f"{example}.svg"
+    assert graph_examples.main([example, "--out", str(out)]) == 0
+    nodes = svg_nodes(out)
+    text = all_text(nodes)
+    expected = EXPECTED[example]
+    for name in expected["names"]:
+        node_named(nodes, name)
+    for shape in expected["shapes"]:
+        assert shape in text, f"{shape} missing from {example}"
+    op_names = {n["texts"][0] for n in nodes.values() if n["class"].startswith("node op")}
+    for op in expected["ops"]:
+        assert op in op_names, f"op {op} missing from {example}: {sorted(op_names)}"
+    # The output carries the output colour, parameters theirs, u and v the buffer colour.
+    output_name = "norm" if example == "frobenius" else "loss"
+    assert ROLE_COLORS["output"] in node_named(nodes, output_name)["fills"]
+    for name in PARAMETERS.get(example, []):
+        assert ROLE_COLORS["parameter"] in node_named(nodes, name)["fills"], name
+    for name in BUFFERS.get(example, []):
+        node = node_named(nodes, name)
+        assert ROLE_COLORS["buffer"] in node["fills"], name
+        assert ROLE_COLORS["parameter"] not in node["fills"]
+    # Node names are the sequential ones, never a raw id().
+    for title, node in nodes.items():
+        assert NODE_NAME.match(title), title
+        assert node["id"] == title
+    svg = out.read_text()
+    for element_id in re.findall(r'id="([^"]+)"', svg):
+        assert re.match(r"^(a_)?((t|op|norm|note|hidden)\d+|graph\d|clust\d+|edge\d+)$", element_id), element_id
+    for title in re.findall(r"<title>([^<]+)</title>", svg):
+        assert not re.search(r"\d{6,}", title), title
+
+
+@needs_dot
+def test_spectral_norm_cluster_shows_power_iteration_feeding_sigma(tmp_path):
+    out = tmp_path / "sn.svg"
+    assert graph_examples.main(["spectral-norm", "--out", str(out)]) == 0
+    svg = out.read_text()
+    tree = ET.parse(out)
+    clusters = {}
+    for group in tree.iter(f"{SVG}g"):
+        if group.get("class") == "cluster":
+            clusters[group.find(f"{SVG}title").text] = " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
+    assert "spectral_norm(weight)" in clusters["cluster_norm0"]
+    assert "weight_orig / sigma" in clusters["cluster_norm0"]
+    assert "no gradient" in clusters["cluster_norm0_nograd"]
+    # u and v are drawn inside the no-grad cluster, with the power iteration that made them
+    # (SVG does not nest clusters, so membership is read from the DOT source).
+    source = graph_examples.build("spectral-norm").source
+    no_grad_block = cluster_block(source, "cluster_norm0_nograd")
+    for name in ("<B>weight_u</B>", "<B>weight_v</B>", "power iteration (no_grad)", "v = normalize(W^T u)"):
+        assert name in no_grad_block, name
+    norm_block = cluster_block(source, "cluster_norm0")
+    assert "<B>matmul</B>" in norm_block and "<B>div</B>" in norm_block    # sigma, then W / sigma
+    assert "<B>weight_orig</B>" not in norm_block and "<B>linear</B>" not in norm_block
+    # ... and W reaches the iteration only as a detached (dashed) edge.
+    dashed = [line for line in source.splitlines() if "W (detached)" in line]
+    assert len(dashed) == 1 and "style=dashed" in dashed[0]
+    assert "weight_orig" in svg
+
+
+def test_collapse_true_draws_each_norm_as_one_node():
+    source = graph_examples.build("mlp-spectral", collapse=True).source
+    nodes = dot_nodes(source)
+    norms = [name for name in nodes if name.startswith("norm")]
+    assert len(norms) == 2
+    assert "cluster_" not in source and "power iteration" not in source
+    # the collapsed norm consumes weight_orig, u, v and produces the weight
+    expanded = dot_nodes(graph_examples.build("mlp-spectral").source)
+    assert len(nodes) < len(expanded)
+    for norm in norms:
+        inputs = re.findall(rf"(\w+) -> {norm}\b", source)
+        assert len(inputs) == 3
+
+
+def test_same_graph_same_source():
+    assert graph_examples.build("mlp-spectral").source == graph_examples.build("mlp-spectral").source
+
+
+# ---------------------------------------------------------------------------------------
+# A fused norm op, drawn through the NORM_VIEWS hook
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def fused_norm():
+    from minigrad.ops.registry import Primitive, apply, register, unregister
+
+    class _TestFrobenius(Primitive):
+        name = "test_frobenius_norm"
+        formula = "grad_x = g * x / ||x||_F"
+
+        @staticmethod
+        def forward(ctx, x):
+            return np.sqrt(np.sum(x * x))
+
+        @staticmethod
+        def vjp(ctx, grad):
+            (x,) = ctx.parents
+            return (grad * x / ctx.output,)
+
+    register(_TestFrobenius)
+    viz.register_norm_view("test_frobenius_norm", "Frobenius norm ||x||_F",
+                           composite=lambda x: mg.sqrt(mg.sum(x * x)))
+    try:
+        yield lambda x: apply(_TestFrobenius, x)
+    finally:
+        unregister("test_frobenius_norm")
+        viz.NORM_VIEWS.pop("test_frobenius_norm", None)
+
+
+def test_fused_norm_is_a_cluster_expanded_into_its_composite(fused_norm):
+    x = mg.tensor([[3.0, 0.0], [0.0, 4.0]], requires_grad=True, name="x")
+    y = fused_norm(x)
+    y.name = "norm"
+    source = draw_graph(y).source
+    assert "subgraph cluster_norm0" in source
+    assert "Frobenius norm ||x||_F" in source and "fused op 'test_frobenius_norm'" in source
+    cluster = source.split("subgraph cluster_norm0")[1]
+    for op in ("<B>mul</B>", "<B>sum</B>", "<B>sqrt</B>"):
+        assert op in cluster
+    assert "expanded" in cluster  # inner tensors marked as the expansion of the fused op
+    assert "data 5" in source     # the composite's result is the fused op's output (norm = 5)
+    collapsed = draw_graph(y, collapse=True).source
+    assert "cluster" not in collapsed and "<B>mul</B>" not in collapsed
+    assert len([n for n in dot_nodes(collapsed) if n.startswith("norm")]) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# 2. The node budget on a graph of 100,000 ops
+# ---------------------------------------------------------------------------------------
+def test_deep_chain_is_collapsed_within_budget():
+    x = mg.tensor(0.5, requires_grad=True, name="x")
+    y = x
+    for _ in range(100_000):
+        y = mg.tanh(y)
+    y.name = "out"
+    limit = sys.getrecursionlimit()
+    dot = draw_graph(y, max_nodes=40)
+    assert sys.getrecursionlimit() == limit
+    nodes = dot_nodes(dot.source)
+    assert len(nodes) <= 40
+    title = re.search(r'label="(.*?)" labeljust', dot.source).group(1)
+    match = re.search(r"collapsed: ([\d,]+) of ([\d,]+) nodes hidden \(node budget 40\)", title)
+    assert match, title
+    hidden, total = (int(g.replace(",", "")) for g in match.groups())
+    assert total == 200_001                      # 100,000 ops + 100,000 results + x
+    assert hidden == total - (len(nodes) - 1)    # everything not drawn, minus the "⋯" node
+    assert "repeats of [tanh]" in dot.source and "tanh x99,996" in dot.source
+
+
+def test_wide_graph_is_truncated_within_budget():
+    x = mg.tensor(np.arange(3.0), requires_grad=True, name="x")
+    parts = [mg.sum(x * float(i)) for i in range(300)]
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    for budget in (25, 100):
+        source = draw_graph(total, max_nodes=budget).source
+        assert len(dot_nodes(source)) <= budget
+        assert "nodes hidden" in source
+
+
+def test_small_graph_is_not_collapsed():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    source = draw_graph((x * x).sum()).source
+    assert "hidden" not in source
+
+
+# ---------------------------------------------------------------------------------------
+# 3. The backward view shows the gradients the tensors have
+# ---------------------------------------------------------------------------------------
+def test_backward_view_gradients_equal_grad_values():
+    output, model, _ = graph_examples.EXAMPLES["mlp-spectral"]()
+    with record_grads(output):
+        output.backward()
+    source = draw_graph(output, params=model, backward=True).source
+    nodes = dot_nodes(source)
+    by_name = {}
+    for name, attributes in nodes.items():
+        match = re.search(r"<B>([\w.]+)</B>", attributes)
+        if name.startswith("t") and match:
+            by_name[match.group(1)] = attributes
+    checked = 0
+    for name, param in model.named_parameters():
+        attributes = by_name[name]
+        grad = param.grad.data
+        # the full-precision value (tooltip) is exactly .grad
+        np.testing.assert_array_equal(tooltip_grad(attributes), grad)
+        shown = grad_row_numbers(attributes)
+        if grad.size <= 6:
+            np.testing.assert_allclose(shown, grad.reshape(-1), rtol=1e-3, atol=1e-12)
+        else:
+            np.testing.assert_allclose(shown, [grad.min(), grad.mean(), grad.max()], rtol=1e-3, atol=1e-12)
+        checked += 1
+    assert checked == 4   # fc1.weight_orig, fc1.bias, fc2.weight_orig, fc2.bias
+    # the loss's own gradient is 1, and each op shows its VJP formula
+    np.testing.assert_array_equal(tooltip_grad(by_name["loss"]), 1.0)
+    assert "VJP: d(a@b): grad_a = g @ b^T" in source
+    assert "VJP: grad_z = (softmax(z) - onehot(t)) * g / N" in source
+    assert "dir=back" in source
+    # intermediate tensors carry the recorded gradients too
+    assert sum("grad=" in a for a in nodes.values()) > 10
+    assert "not recorded" not in source
+
+
+def test_backward_view_says_when_gradients_were_not_recorded():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = mg.sum(mg.tanh(x))
+    y.backward()
+    source = draw_graph(y, backward=True).source
+    assert "gradients of intermediate tensors were not recorded" in source
+    assert "record_grads" in source
+    np.testing.assert_array_equal(tooltip_grad(dot_nodes(source)["t0"]), x.grad.data)
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Without dot on PATH
+# ---------------------------------------------------------------------------------------
+def test_without_dot_dot_output_works_and_svg_fails_with_hint(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert not viz.dot_available()
+    dot_file = tmp_path / "mlp.dot"
+    assert graph_examples.main(["mlp", "--out", str(dot_file)]) == 0
+    assert dot_file.read_text().startswith("digraph minigrad {")
+    capsys.readouterr()
+    svg_file = tmp_path / "mlp.svg"
+    assert graph_examples.main(["mlp", "--out", str(svg_file)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "apt-get install graphviz" in err and "Traceback" not in err
+    assert not svg_file.exists()
+
+
+def test_without_dot_cli_subprocess(tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, "-c", "import sys; from minigrad.cli import main; sys.exit(main(sys.argv[1:]))", "graph"]
+    ok = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.dot")], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.svg")], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().count("\n") == 0 and "apt-get install graphviz" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_unknown_example_and_format_are_one_line_errors(tmp_path, capsys):
+    assert graph_examples.main(["mlp", "--out", str(tmp_path / "x.jpg")]) != 0
+    assert "use one of .svg, .png, .pdf, .dot" in capsys.readouterr().err
+    args = type("Args", (), {"example": "nope", "out": str(tmp_path / "x.dot"), "backward": False})()
+    assert graph_examples.run(args) != 0
+    assert "choose one of frobenius" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------
+# Labels: names, roles, symbolic data, summaries; Jupyter
+# ---------------------------------------------------------------------------------------
+def test_names_from_params_dict_and_roles():
+    w = mg.tensor([[1.0, 2.0]], requires_grad=True)
+    state = mg.tensor([3.0])
+    x = mg.tensor([[1.0], [1.0]], requires_grad=True)
+    y = mg.sum(mg.matmul(x, w) * state)
+    source = draw_graph(y, params={"w": w, "state": state}).source
+    assert f'BGCOLOR="{ROLE_COLORS["parameter"]}"><TR><TD ALIGN="LEFT" BALIGN="LEFT"><B>w</B>' in source
+    assert f'BGCOLOR="{ROLE_COLORS["buffer"]}"><TR><TD ALIGN="LEFT" BALIGN="LEFT"><B>state</B>' in source
+    assert f'BGCOLOR="{ROLE_COLORS["input"]}"' in source        # x: requires grad, not a parameter
+    assert f'BGCOLOR="{ROLE_COLORS["output"]}"' in source
+    with pytest.raises(TypeError, match="params\\['w'\\] is a list"):
+        draw_graph(y, params={"w": [1.0]})
+
+
+def test_symbolic_labels_show_short_expressions():
+    x = mg.symbols("x", (2,))
+    y = mg.sum(x * x)
+    source = draw_graph(y).source
+    assert "x_0**2 + x_1**2" in source and "sympy" in source
+    big = mg.symbols("a", (3, 3))
+    z = mg.sum(mg.matmul(big, big))
+    assert "symbolic, 1 entries (longest" in draw_graph(z).source
+
+
+def test_summaries():
+    assert viz.summarize(np.array([1.0, 2.5])) == "[1, 2.5]"
+    assert viz.summarize(np.arange(10.0)) == "min 0  mean 4.5  max 9"
+    assert viz.summarize(np.array(3.0)) == "3"
+
+
+def test_show_displays_in_jupyter():
+    y = mg.sum(mg.tensor([1.0, 2.0], requires_grad=True) * 2.0)
+    view = viz.show(y)
+    assert view.source.startswith("digraph minigrad {")
+    bundle = view._repr_mimebundle_()
+    if HAVE_DOT:
+        assert "<svg" in bundle["image/svg+xml"]
+    else:
+        assert "apt-get install graphviz" in bundle["text/plain"]
+    assert hasattr(draw_graph(y), "_repr_mimebundle_")   # the Digraph displays itself too
+    assert not hasattr(mg.Tensor, "_repr_svg_")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="at least one tensor"):
+        draw_graph()
+    with pytest.raises(TypeError, match="not a minigrad Tensor"):
+        draw_graph(np.zeros(2))
+    with pytest.raises(ValueError, match="rankdir"):
+        draw_graph(mg.tensor(1.0), rankdir="up")
