@@ -386,6 +386,7 @@ class _Group:
     output: Any                   # the tensor key the norm produces
     view: NormView | None = None  # when the group is one fused op
     no_grad: dict | None = None   # {"source": key, "outputs": [keys], "label": str}
+    spectral: bool = False        # weight / sigma: the divisor is labelled "sigma"
 
 
 def _find_groups(graph: _Graph, parametrizations: list) -> list:
@@ -424,7 +425,7 @@ def _find_groups(graph: _Graph, parametrizations: list) -> list:
         else:
             label = f"weight_norm({info['module']})\nweight = g * v / ||v||"
             no_grad = None
-        groups.append(_Group(label, ops, out_key, view, no_grad))
+        groups.append(_Group(label, ops, out_key, view, no_grad, spectral=info["kind"] == "spectral"))
         taken.update(ops)
     for key, vertex in vertices.items():
         if vertex.kind != "op" or key in taken:
@@ -446,7 +447,8 @@ def _find_groups(graph: _Graph, parametrizations: list) -> list:
                     "source": _tensor_key(node.parents[source]) if source is not None and source < len(node.parents) else None,
                     "outputs": outputs, "label": view.no_grad_label,
                 }
-        groups.append(_Group(f"{view.label}\n(fused op '{node.op.name}')", [key], out_key, view, no_grad))
+        groups.append(_Group(f"{view.label}\n(fused op '{node.op.name}')", [key], out_key, view, no_grad,
+                             spectral=bool(view.no_grad_inputs)))
     return groups
 
 
@@ -477,7 +479,7 @@ def _collapse_groups(graph: _Graph, groups: list) -> None:
         graph.edges.append(_Edge(norm_key, group.output))
 
 
-def _draw_groups(graph: _Graph, groups: list, expand: bool) -> None:
+def _draw_groups(graph: _Graph, groups: list, expand: bool, backward: bool = False) -> None:
     """Put each norm's ops into a labelled cluster; expand fused ops into their composite."""
     for index, group in enumerate(groups):
         cluster = f"cluster_norm{index}"
@@ -501,7 +503,23 @@ def _draw_groups(graph: _Graph, groups: list, expand: bool) -> None:
             if source in graph.vertices:
                 graph.edges.append(_Edge(source, note_key, "W (detached)", style="dashed"))
         if expand and group.view is not None and group.view.composite is not None and len(group.ops) == 1:
-            _expand_fused(graph, group.ops[0], group.view, cluster, index)
+            if _expand_fused(graph, group.ops[0], group.view, cluster, index, backward):
+                graph.clusters[cluster].label += "\n(gradients inside: recomputed through the composite)"
+        if group.spectral:
+            _name_sigma(graph, group.output)
+
+
+def _name_sigma(graph: _Graph, output_key) -> None:
+    """Call the divisor of weight_orig / sigma "sigma", as the textbook does."""
+    producer = next((e.src for e in graph.edges if e.dst == output_key), None)
+    if producer is None or graph.vertices[producer].kind != "op":
+        return
+    if graph.vertices[producer].node.op.name != "div":
+        return
+    divisor = next((e.src for e in graph.edges if e.dst == producer and e.label == "1"), None)
+    vertex = graph.vertices.get(divisor)
+    if vertex is not None and vertex.kind == "tensor" and not vertex.name:
+        vertex.name = "sigma"
 
 
 def _insert_before(vertices: dict, before, key, vertex) -> dict:
@@ -513,9 +531,14 @@ def _insert_before(vertices: dict, before, key, vertex) -> dict:
     return result
 
 
-def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: int) -> None:
-    """Replace a fused op by the graph of its composite twin, re-run on copies of its inputs."""
-    from minigrad.autograd import enable_grad
+def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: int, backward: bool) -> bool:
+    """Replace a fused op by the graph of its composite twin, re-run on copies of its inputs.
+
+    In the backward view the composite is also run backward from the fused op's recorded
+    output gradient, so the tensors inside show their gradients (the fused VJP itself
+    keeps none). Returns whether those gradients were computed.
+    """
+    from minigrad.autograd import enable_grad, record_grads
 
     node = graph.vertices[op_key].node
     stand_ins = [Tensor(parent.data, requires_grad=True) for parent in node.parents]
@@ -523,10 +546,19 @@ def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: in
         with enable_grad():
             result = view.composite(*stand_ins, **dict(node.attrs or {}))
     except Exception:  # noqa: BLE001 - a composite that does not fit leaves the fused op drawn
-        return
-    if not isinstance(result, Tensor) or result._node is None:
-        return
+        return False
+    if not isinstance(result, Tensor) or result._node is None or result.shape != node.shape:
+        return False
     inner = _walk([result])
+    with_grads = False
+    record = node.grad_record
+    if backward and isinstance(record, np.ndarray):
+        try:
+            with enable_grad(), record_grads(result):
+                result.backward(gradient=Tensor(record), retain_graph=True)
+            with_grads = True
+        except Exception:  # noqa: BLE001 - the picture is still right without inner gradients
+            with_grads = False
     mapping = {("l", id(s)): _tensor_key(p) for s, p in zip(stand_ins, node.parents)}
     out_key = next(e.dst for e in graph.edges if e.src == op_key)
     mapping[_tensor_key(result)] = out_key
@@ -541,6 +573,8 @@ def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: in
                 if inner_vertex.kind == "tensor":
                     leaf = inner_vertex.tensor._node is None
                     inner_vertex.role = "constant" if leaf else "intermediate"
+                    if with_grads and not leaf and isinstance(inner_vertex.node.grad_record, np.ndarray):
+                        inner_vertex.grad = inner_vertex.node.grad_record
                 new_vertices[("x", index, inner_key)] = inner_vertex
             continue
         new_vertices[key] = vertex
@@ -549,6 +583,7 @@ def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: in
     rename = (lambda k: mapping.get(k, ("x", index, k)))
     graph.edges += [_Edge(rename(e.src), rename(e.dst), e.label) for e in inner.edges]
     graph.alive.extend(inner.alive + stand_ins)
+    return with_grads
 
 
 # ---------------------------------------------------------------------------------------
@@ -898,7 +933,7 @@ def draw_graph(
     if collapse_norms:
         _collapse_groups(graph, groups)
     else:
-        _draw_groups(graph, groups, expand=True)
+        _draw_groups(graph, groups, expand=True, backward=backward)
 
     protected = {k for k, v in graph.vertices.items() if v.kind == "tensor" and (v.role == "output" or v.cluster)}
     protected |= {k for k, v in graph.vertices.items() if v.cluster}

@@ -261,6 +261,21 @@ def test_fused_norm_is_a_cluster_expanded_into_its_composite(fused_norm):
     assert len([n for n in dot_nodes(collapsed) if n.startswith("norm")]) == 1
 
 
+def test_fused_norm_backward_view_recomputes_inner_gradients(fused_norm):
+    x = mg.tensor([[3.0, 0.0], [0.0, 4.0]], requires_grad=True, name="x")
+    y = fused_norm(x)
+    with record_grads(y):
+        y.backward()
+    source = draw_graph(y, backward=True).source
+    assert "recomputed through the composite" in source
+    cluster = cluster_block(source, "cluster_norm0")
+    # x*x feeds sum then sqrt: its gradient is 1 / (2 ||x||) = 0.1 in every entry
+    inner = [a for n, a in dot_nodes(cluster).items() if "expanded" in a and "data [[9, 0]" in a]
+    assert len(inner) == 1
+    np.testing.assert_allclose(tooltip_grad(inner[0]), np.full((2, 2), 0.1), rtol=1e-12)
+    np.testing.assert_allclose(tooltip_grad(dot_nodes(source)["t0"]), x.grad.data, rtol=0)
+
+
 # ---------------------------------------------------------------------------------------
 # 2. The node budget on a graph of 100,000 ops
 # ---------------------------------------------------------------------------------------
