@@ -61,7 +61,7 @@ HIDDEN_COLOR = "#fff7bc"
 GRAD_COLOR = "#b30000"
 
 DEFAULT_MAX_NODES = 250
-INSTALL_HINT = "apt-get install graphviz (or brew install graphviz, conda install graphviz)"
+INSTALL_HINT = "apt-get install graphviz"   # macOS: brew install graphviz
 
 _SHORT_EXPRESSION = 40   # characters: a SymPy expression up to this long is shown as itself
 _KEEP_CHAIN_ENDS = 2     # ops kept at each end of a collapsed chain
@@ -1059,7 +1059,7 @@ def _graphviz():
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ImportError(
             "minigrad.viz needs the 'graphviz' Python package: pip install graphviz "
-            "(and, to render pictures, Graphviz itself: " + INSTALL_HINT + ")"
+            "(and, to render pictures, Graphviz itself: `" + INSTALL_HINT + "`)"
         ) from error
     return graphviz
 
@@ -1086,8 +1086,8 @@ def render(dot, path: str) -> str:
         return path
     if not dot_available():
         raise DotNotFound(
-            f"cannot write {path}: Graphviz's `dot` is not on PATH; install it ({INSTALL_HINT}) "
-            f"or write .dot instead"
+            f"cannot write {path}: Graphviz's `dot` is not on PATH; install it with "
+            f"`{INSTALL_HINT}` (macOS: `brew install graphviz`), or write .dot instead"
         )
     data = dot.pipe(format=suffix)
     with open(path, "wb") as handle:
