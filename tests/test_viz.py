@@ -457,3 +457,15 @@ def test_bad_arguments():
         draw_graph(np.zeros(2))
     with pytest.raises(ValueError, match="rankdir"):
         draw_graph(mg.tensor(1.0), rankdir="up")
+
+
+def test_several_outputs_share_one_graph():
+    x = mg.tensor([1.0, -2.0], requires_grad=True, name="x")
+    h = mg.tanh(x)
+    a, b = mg.sum(h), mg.sum(h * h)
+    a.name, b.name = "a", "b"
+    source = draw_graph(a, b, rankdir="LR").source
+    nodes = dot_nodes(source)
+    assert sum("<B>tanh</B>" in attrs for attrs in nodes.values()) == 1     # drawn once
+    assert sum(f'BGCOLOR="{ROLE_COLORS["output"]}"' in attrs for attrs in nodes.values()) == 2
+    assert "rankdir=LR" in source
