@@ -68,6 +68,13 @@ def unregister(name: str) -> None:
     REGISTRY.pop(name, None)
 
 
+# Shared needs-tuples for one and two inputs: every object a node allocates is one more for
+# Python's cyclic garbage collector to walk, and these never change.
+_NEEDS_ONE = {False: (False,), True: (True,)}
+_NEEDS_PAIR = {False: {False: (False, False), True: (False, True)},
+               True: {False: (True, False), True: (True, True)}}
+
+
 def apply(op, *inputs, **attrs):
     """Run primitive ``op`` on tensors ``inputs`` and record it when a gradient is needed.
 
@@ -79,10 +86,10 @@ def apply(op, *inputs, **attrs):
     if count == 2:
         first, second = inputs
         arrays = (first._data, second._data)
-        needs = (first.requires_grad, second.requires_grad)
+        needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad]
     elif count == 1:
         arrays = (inputs[0]._data,)
-        needs = (inputs[0].requires_grad,)
+        needs = _NEEDS_ONE[inputs[0].requires_grad]
     else:
         arrays = tuple([t._data for t in inputs])
         needs = tuple([t.requires_grad for t in inputs])
