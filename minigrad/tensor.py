@@ -296,25 +296,25 @@ class Tensor:
 
     # Arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
-        return _apply(_ops.elementwise.Add, self, other if isinstance(other, Tensor) else lift(other, self))
+        return _apply(_Add, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __radd__(self, other):
         return _ops.add(other, self)
 
     def __sub__(self, other):
-        return _apply(_ops.elementwise.Sub, self, other if isinstance(other, Tensor) else lift(other, self))
+        return _apply(_Sub, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __rsub__(self, other):
         return _ops.sub(other, self)
 
     def __mul__(self, other):
-        return _apply(_ops.elementwise.Mul, self, other if isinstance(other, Tensor) else lift(other, self))
+        return _apply(_Mul, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __rmul__(self, other):
         return _ops.mul(other, self)
 
     def __truediv__(self, other):
-        return _apply(_ops.elementwise.Div, self, other if isinstance(other, Tensor) else lift(other, self))
+        return _apply(_Div, self, other if isinstance(other, Tensor) else lift(other, self))
 
     def __rtruediv__(self, other):
         return _ops.div(other, self)
@@ -445,8 +445,13 @@ def lift(value, like: Tensor | None = None) -> Tensor:
         return value
     if type(value) is float or type(value) is int:
         dtype = like._data.dtype if like is not None and isinstance(like, Tensor) else None
-        key = (value, type(value), dtype)
-        cached = _CONSTANTS.get(key)
+        # Keyed by dtype first; within a float dtype 1 and 1.0 give the same array, while
+        # without one an int must stay an int, so the Python type joins the key there.
+        by_value = _CONSTANTS.get(dtype)
+        if by_value is None:
+            by_value = _CONSTANTS[dtype] = {}
+        key = value if dtype is not None and dtype.kind in _FLOAT_KINDS else (value, type(value))
+        cached = by_value.get(key)
         if cached is not None:
             return cached
         if dtype is None or dtype.kind not in _FLOAT_KINDS:
@@ -458,8 +463,8 @@ def lift(value, like: Tensor | None = None) -> Tensor:
             array = np.asarray(value, dtype=dtype)
         array.flags.writeable = False
         constant = Tensor._constant(array)
-        if len(_CONSTANTS) < 4096:
-            _CONSTANTS[key] = constant
+        if len(by_value) < 4096:
+            by_value[key] = constant
         return constant
     return Tensor._constant(_to_array(value))
 
@@ -571,4 +576,5 @@ class _Cast(Primitive):
 
 from minigrad import ops as _ops  # noqa: E402
 from minigrad.ops.registry import apply as _apply  # noqa: E402
+from minigrad.ops.elementwise import Add as _Add, Div as _Div, Mul as _Mul, Sub as _Sub  # noqa: E402
 from minigrad import functional as _functional  # noqa: E402
