@@ -291,6 +291,9 @@ def run_backward(
     # pausing it saves its repeated walks over every live object of the program.
     collector_was_on = gc.isenabled()
     gc.disable()
+    # Under anomaly mode the ops a VJP runs are not checked one by one: the VJP's results
+    # are, below, so the error names the op whose gradient went wrong, not a helper op.
+    AnomalyMode.enabled = False
     try:
         for node in reversed(order):
             grad = grads.pop(id(node), None)
@@ -357,6 +360,7 @@ def run_backward(
                 node.saved = None
     finally:
         GradMode.enabled = previous_mode
+        AnomalyMode.enabled = anomaly
         if collector_was_on:
             gc.enable()
 
@@ -519,10 +523,12 @@ class record_grads(contextlib.ContextDecorator):
 
 def _creation_trace() -> str:
     """The user's stack where an op was created (anomaly mode only: it is slow)."""
+    import os
     import traceback
 
+    package_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frames = [
-        f for f in traceback.extract_stack(sys._getframe(2))
-        if "/minigrad/" not in f.filename.replace("\\", "/") or "/tests/" in f.filename
+        frame for frame in traceback.extract_stack(sys._getframe(2))
+        if not os.path.abspath(frame.filename).startswith(package_dir)
     ]
     return "".join(traceback.format_list(frames[-4:]))
