@@ -1,0 +1,107 @@
+"""Property tests over random expression graphs (issue 9).
+
+`make test` runs the short hypothesis profile; `HYPOTHESIS_PROFILE=long` runs thousands of
+graphs (see docs/reliability.md for the last long run's count and time).
+"""
+import numpy as np
+from hypothesis import given, strategies as st
+
+import minigrad as mg
+from tests.strategies import OPS, broadcastable_pairs, build, expression_graphs
+
+
+def _central_differences(fn, arrays, eps=1e-6):
+    grads = []
+    for k, array in enumerate(arrays):
+        grad = np.zeros_like(array)
+        for index in np.ndindex(*array.shape):
+            plus = [a.copy() for a in arrays]
+            minus = [a.copy() for a in arrays]
+            plus[k][index] += eps
+            minus[k][index] -= eps
+            with mg.no_grad():
+                grad[index] = (fn(*map(mg.tensor, plus)).item() - fn(*map(mg.tensor, minus)).item()) / (2 * eps)
+        grads.append(grad)
+    return grads
+
+
+@given(expression_graphs())
+def test_random_graph_gradients_equal_finite_differences(description):
+    arrays, fn = build(description)
+    tensors = [mg.tensor(a, requires_grad=True) for a in arrays]
+    fn(*tensors).backward()
+    numeric = _central_differences(fn, arrays)
+    for tensor, expected in zip(tensors, numeric):
+        analytic = tensor.grad.data if tensor.grad is not None else np.zeros_like(expected)
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        assert np.max(np.abs(analytic - expected)) <= 1e-6 * scale, (description, analytic, expected)
+
+
+@given(expression_graphs(max_depth=5))
+def test_float32_agrees_with_float64_within_float32_tolerance(description):
+    arrays, fn = build(description)
+    wide = [mg.tensor(a, requires_grad=True) for a in arrays]
+    narrow = [mg.tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+    out64, out32 = fn(*wide), fn(*narrow)
+    assert out32.dtype == np.float32
+    out64.backward()
+    out32.backward()
+    scale = max(1.0, abs(out64.item()))
+    assert abs(out32.item() - out64.item()) <= 1e-3 * scale
+    for t64, t32 in zip(wide, narrow):
+        if t64.grad is None:
+            continue
+        assert t32.grad.dtype == np.float32
+        grad_scale = max(1.0, float(np.max(np.abs(t64.grad.data))))
+        assert np.max(np.abs(t32.grad.data - t64.grad.data)) <= 1e-3 * grad_scale
+
+
+@given(expression_graphs(max_depth=4))
+def test_no_grad_and_detach_build_no_graph(description):
+    arrays, fn = build(description)
+    tensors = [mg.tensor(a, requires_grad=True) for a in arrays]
+    with mg.no_grad():
+        out = fn(*tensors)
+    assert out.grad_fn is None and not out.requires_grad
+    detached = fn(*[t.detach() for t in tensors])
+    assert detached.grad_fn is None and not detached.requires_grad
+
+
+@given(expression_graphs(max_depth=4))
+def test_backward_twice_with_retain_graph_doubles_grad(description):
+    arrays, fn = build(description)
+    tensors = [mg.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*tensors)
+    out.backward(retain_graph=True)
+    first = [None if t.grad is None else t.grad.data.copy() for t in tensors]
+    out.backward()
+    for tensor, once in zip(tensors, first):
+        if once is not None:
+            np.testing.assert_allclose(tensor.grad.data, 2 * once, rtol=1e-12, atol=1e-300)
+
+
+@given(broadcastable_pairs(), st.integers(0, 2**31 - 1))
+def test_broadcast_gradients_have_input_shapes_and_sum_correctly(pair, seed):
+    rng = np.random.default_rng(seed)
+    left_shape, right_shape = pair
+    left = mg.tensor(rng.standard_normal(left_shape), requires_grad=True)
+    right = mg.tensor(rng.standard_normal(right_shape), requires_grad=True)
+    (left * right).sum().backward()
+    assert left.grad.shape == left_shape and right.grad.shape == right_shape
+    # d/dleft sum(left*right) = right summed over where left was broadcast: compare via NumPy
+    out_shape = np.broadcast_shapes(left_shape, right_shape)
+    ones = np.ones(out_shape)
+    expected_left = (ones * right.data).sum(axis=tuple(range(len(out_shape) - len(left_shape))))
+    expected_left = expected_left.sum(
+        axis=tuple(i for i, s in enumerate(left_shape) if s == 1 and expected_left.shape[i] != 1), keepdims=True
+    ) if left_shape else expected_left.sum()
+    np.testing.assert_allclose(left.grad.data, np.reshape(expected_left, left_shape), rtol=1e-12)
+
+
+def test_every_op_of_the_fuzzer_runs():
+    # The strategy's op table must stay runnable (a typo there would hide behind hypothesis).
+    rng = np.random.default_rng(0)
+    pool = [mg.tensor(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(2)]
+    for name, op in OPS.items():
+        out = op(pool, 0, 1)
+        assert out.shape == (3, 4), name
