@@ -1,0 +1,4 @@
+"""norms: spectral, weight, matrix/vector and activation norms on the minigrad engine."""
+from norms.spectral import remove_spectral_norm, spectral_norm, spectral_normalize, spectral_normalize_composed
+from norms.weight import remove_weight_norm, weight_norm, weight_norm_init, weight_normalize, weight_normalize_composed
+from norms.activation import BatchNorm1d, LayerNorm, PixelNorm, RMSNorm, batch_norm, layer_norm, pixel_norm, rms_norm
