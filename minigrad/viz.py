@@ -77,19 +77,36 @@ class NormView:
     label           the cluster's title, e.g. "Frobenius norm  ||x||_F = sqrt(sum x^2)"
     composite       ``composite(*inputs, **attrs) -> Tensor``: the same norm built from
                     engine ops; drawn inside the cluster when expanded (it is re-run on
-                    copies of the op's inputs). None: the cluster holds the fused op alone.
-                    It may return None for attrs it does not cover.
+                    copies of the op's inputs). A string "package.module:function" names
+                    it without importing it (the norms' own ``*_composed`` twins).
+                    None: the cluster holds the fused op alone. It may return None for
+                    attrs it does not cover.
     no_grad_inputs  argument indices that come out of a computation done under no_grad
                     (spectral norm's u and v): drawn in a dashed "no grad" cluster
     no_grad_label   what that computation is (the power iteration)
     no_grad_source  the argument it reads (W), drawn as a dashed edge into it
+    fallback        the composite to use when the named one cannot be imported
     """
 
     label: str
-    composite: Callable | None = None
+    composite: Callable | str | None = None
     no_grad_inputs: tuple = ()
     no_grad_label: str = ""
     no_grad_source: int | None = None
+    fallback: Callable | None = None
+
+    def resolve(self) -> Callable | None:
+        """The composite as a function: a "package.module:function" path is imported now
+        (so viz needs no import of the norms package), ``fallback`` if that fails."""
+        if isinstance(self.composite, str):
+            module_name, _, function_name = self.composite.partition(":")
+            try:
+                import importlib
+
+                return getattr(importlib.import_module(module_name), function_name)
+            except (ImportError, AttributeError):
+                return self.fallback
+        return self.composite if self.composite is not None else self.fallback
 
 
 POWER_ITERATION_LABEL = "power iteration (no_grad)\nv = normalize(W^T u)\nu = normalize(W v)"
@@ -152,15 +169,17 @@ NORM_VIEWS: dict = {
     "vector_norm": NormView("vector norm  ||x||_p", _vector_norm),
     "matrix_norm": NormView("matrix norm"),
     "spectral_normalize": NormView(
-        "spectral norm  W / sigma,  sigma = u^T W v", _spectral,
-        no_grad_inputs=(1, 2), no_grad_label=POWER_ITERATION_LABEL, no_grad_source=0,
+        "spectral norm  W / sigma,  sigma = u^T W v", "norms.spectral:spectral_normalize_composed",
+        no_grad_inputs=(1, 2), no_grad_label=POWER_ITERATION_LABEL, no_grad_source=0, fallback=_spectral,
     ),
     "spectral_norm": NormView(
         "spectral norm  W / sigma,  sigma = u^T W v", _spectral,
         no_grad_inputs=(1, 2), no_grad_label=POWER_ITERATION_LABEL, no_grad_source=0,
     ),
     "power_iteration": NormView("power iteration  sigma, u, v"),
-    "weight_norm": NormView("weight norm  w = g * v / ||v||", _weight_norm),
+    "weight_norm": NormView(
+        "weight norm  w = g * v / ||v||", "norms.weight:weight_normalize_composed", fallback=_weight_norm,
+    ),
     "pixel_norm": NormView("pixel norm  x / sqrt(mean(x^2, axis) + eps)", _pixel_norm),
     "rms_norm": NormView("RMS norm  x / sqrt(mean(x^2) + eps) * w", _rms_norm),
     "layer_norm": NormView("layer norm  (x - mean) / sqrt(var + eps) * w + b"),
@@ -342,7 +361,8 @@ def _find_parametrizations(prefix: str, module) -> list:
             iterations = None
             for hook in getattr(module, "_forward_pre_hooks", {}).values():
                 owner = getattr(hook, "__self__", hook)
-                iterations = getattr(owner, "n_power_iterations", iterations)
+                if getattr(owner, "name", base) == base:
+                    iterations = getattr(owner, "n_power_iterations", iterations)
             found.append({
                 "kind": "spectral", "module": dotted(base), "weight": weight,
                 "source": parameters[pname], "u": u, "v": v, "iterations": iterations,
@@ -413,9 +433,24 @@ def _find_groups(graph: _Graph, parametrizations: list) -> list:
         if info["kind"] == "spectral":
             label = f"spectral_norm({info['module']})\nweight = weight_orig / sigma,  sigma = u^T W v"
             no_grad = None
-            u_key = _tensor_key(info["u"]) if isinstance(info["u"], Tensor) else None
-            v_key = _tensor_key(info["v"]) if isinstance(info["v"], Tensor) else None
-            outputs = [k for k in (u_key, v_key) if k in vertices]
+            # u and v as the graph holds them: the buffers themselves, or the snapshots of
+            # them that the hook handed to a fused op (the arguments its view names).
+            pairs = [
+                (_tensor_key(tensor), suffix) for tensor, suffix in ((info["u"], "_u"), (info["v"], "_v"))
+                if isinstance(tensor, Tensor) and _tensor_key(tensor) in vertices
+            ]
+            if not pairs and view is not None and view.no_grad_inputs:
+                parents = vertices[ops[0]].node.parents
+                pairs = [
+                    (_tensor_key(parents[i]), suffix) for i, suffix in zip(view.no_grad_inputs, ("_u", "_v"))
+                    if i < len(parents)
+                ]
+            for key, suffix in pairs:
+                vertex = vertices[key]
+                vertex.name = vertex.name or f"{info['module']}{suffix}"
+                if vertex.tensor._node is None:
+                    vertex.role = "buffer"
+            outputs = [key for key, _ in pairs if vertices[key].tensor._node is None]
             if outputs:
                 times = f" x {info['iterations']}" if info["iterations"] else ""
                 no_grad = {
@@ -425,6 +460,8 @@ def _find_groups(graph: _Graph, parametrizations: list) -> list:
         else:
             label = f"weight_norm({info['module']})\nweight = g * v / ||v||"
             no_grad = None
+        if view is not None:
+            label += f"\n(fused op '{vertices[ops[0]].node.op.name}')"
         groups.append(_Group(label, ops, out_key, view, no_grad, spectral=info["kind"] == "spectral"))
         taken.update(ops)
     for key, vertex in vertices.items():
@@ -502,9 +539,15 @@ def _draw_groups(graph: _Graph, groups: list, expand: bool, backward: bool = Fal
             source = group.no_grad["source"]
             if source in graph.vertices:
                 graph.edges.append(_Edge(source, note_key, "W (detached)", style="dashed"))
-        if expand and group.view is not None and group.view.composite is not None and len(group.ops) == 1:
-            if _expand_fused(graph, group.ops[0], group.view, cluster, index, backward):
+        if expand and group.view is not None and group.view.resolve() is not None and len(group.ops) == 1:
+            fused_op = graph.vertices[group.ops[0]].node.op
+            expanded, with_grads = _expand_fused(graph, group.ops[0], group.view, cluster, index, backward)
+            if expanded:
+                graph.clusters[cluster].label += "\ndrawn as the composite it equals (dashed ops)"
+            if with_grads:
                 graph.clusters[cluster].label += "\n(gradients inside: recomputed through the composite)"
+            if expanded and backward and getattr(fused_op, "formula", ""):
+                graph.clusters[cluster].label += "\nfused VJP: " + _wrap(fused_op.formula, 60)
         if group.spectral:
             _name_sigma(graph, group.output)
 
@@ -531,12 +574,12 @@ def _insert_before(vertices: dict, before, key, vertex) -> dict:
     return result
 
 
-def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: int, backward: bool) -> bool:
+def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: int, backward: bool) -> tuple:
     """Replace a fused op by the graph of its composite twin, re-run on copies of its inputs.
 
     In the backward view the composite is also run backward from the fused op's recorded
     output gradient, so the tensors inside show their gradients (the fused VJP itself
-    keeps none). Returns whether those gradients were computed.
+    keeps none). Returns (expanded?, inner gradients computed?).
     """
     from minigrad.autograd import enable_grad, record_grads
 
@@ -544,11 +587,12 @@ def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: in
     stand_ins = [Tensor(parent.data, requires_grad=True) for parent in node.parents]
     try:
         with enable_grad():
-            result = view.composite(*stand_ins, **dict(node.attrs or {}))
+            result = view.resolve()(*stand_ins, **dict(node.attrs or {}))
     except Exception:  # noqa: BLE001 - a composite that does not fit leaves the fused op drawn
-        return False
-    if not isinstance(result, Tensor) or result._node is None or result.shape != node.shape:
-        return False
+        return False, False
+    out_key = next(e.dst for e in graph.edges if e.src == op_key)
+    if not isinstance(result, Tensor) or result._node is None or result.shape != graph.vertices[out_key].tensor.shape:
+        return False, False
     inner = _walk([result])
     with_grads = False
     record = node.grad_record
@@ -560,7 +604,6 @@ def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: in
         except Exception:  # noqa: BLE001 - the picture is still right without inner gradients
             with_grads = False
     mapping = {("l", id(s)): _tensor_key(p) for s, p in zip(stand_ins, node.parents)}
-    out_key = next(e.dst for e in graph.edges if e.src == op_key)
     mapping[_tensor_key(result)] = out_key
     new_vertices = {}
     for key, vertex in graph.vertices.items():
@@ -583,7 +626,7 @@ def _expand_fused(graph: _Graph, op_key, view: NormView, cluster: str, index: in
     rename = (lambda k: mapping.get(k, ("x", index, k)))
     graph.edges += [_Edge(rename(e.src), rename(e.dst), e.label) for e in inner.edges]
     graph.alive.extend(inner.alive + stand_ins)
-    return with_grads
+    return True, with_grads
 
 
 # ---------------------------------------------------------------------------------------
@@ -783,7 +826,8 @@ def _tensor_label(vertex: _Vertex, options: dict) -> tuple:
     if options["show_grad"] and grad is not None:
         rows.append(f'<FONT COLOR="{GRAD_COLOR}">{_lines("grad " + summarize(grad, options["max_elements"]))}</FONT>')
     elif options["backward"] and options["show_grad"]:
-        note = "grad: inside the fused op" if vertex.expanded else "grad: none"
+        inside = vertex.expanded and tensor._node is not None
+        note = "grad: inside the fused op" if inside else "grad: none"
         rows.append(f'<FONT COLOR="#888888">{_escape(note)}</FONT>')
     if not rows:
         rows.append(" ")
