@@ -46,11 +46,12 @@ class Sum(Primitive):
     name = "sum"
     formula = "d sum(a, axis): grad_a = broadcast g back over the summed axes"
     examples = [
-        (((3, 4),), {"axis": None, "keepdims": False}),
-        (((3, 4),), {"axis": 0, "keepdims": False}),
-        (((3, 4),), {"axis": 1, "keepdims": True}),
+        # attrs as apply() receives them: axes already normalised by sum_() to sorted tuples
+        (((3, 4),), {"axis": (0, 1), "keepdims": False}),
+        (((3, 4),), {"axis": (0,), "keepdims": False}),
+        (((3, 4),), {"axis": (1,), "keepdims": True}),
         (((2, 3, 4),), {"axis": (0, 2), "keepdims": False}),
-        (((),), {"axis": None, "keepdims": False}),
+        (((),), {"axis": (), "keepdims": False}),
     ]
 
     @staticmethod
@@ -72,8 +73,8 @@ class Max(Primitive):
     symbolic = False
     domain = "distinct"
     examples = [
-        (((3, 4),), {"axis": None, "keepdims": False}),
-        (((3, 4),), {"axis": 1, "keepdims": False}),
+        (((3, 4),), {"axis": (0, 1), "keepdims": False}),
+        (((3, 4),), {"axis": (1,), "keepdims": False}),
         (((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
     ]
 
