@@ -257,7 +257,8 @@ def run_backward(
         elif id(previous._data) in owned and previous._data.shape == grad._data.shape:
             np.add(previous._data, grad._data, out=previous._data, casting="unsafe")
         else:
-            total = constant(previous._data + grad._data)
+            # asarray: two 0-d arrays add to a NumPy scalar, which cannot be added into later
+            total = constant(np.asarray(previous._data + grad._data))
             owned.add(id(total._data))
             grads[key] = total
 
