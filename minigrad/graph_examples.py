@@ -4,10 +4,9 @@
     minigrad graph mlp-spectral --out mlp.svg --backward   # gradients and VJPs
     python -m minigrad.graph_examples mlp --out mlp.dot    # the same, without the CLI
 
-Each example builds its graph with the norms package when it is installed and otherwise
-with engine ops that compute the same thing (Frobenius = sqrt(sum(x*x)), spectral norm =
-weight_orig / (u^T W v) after a no-grad power iteration, ...), so the picture is there
-either way. The output format follows the suffix: .svg, .png, .pdf need Graphviz's
+Each example builds its graph with the norms package (spectral_norm, weight_norm, and the
+functional norms where they exist; until then the same maths from engine ops, e.g.
+Frobenius = sqrt(sum(x*x))). The output format follows the suffix: .svg, .png, .pdf need Graphviz's
 ``dot``; .dot is the DOT text and needs nothing.
 """
 from __future__ import annotations
@@ -21,10 +20,10 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn, viz
-from minigrad.autograd import no_grad, record_grads
+from minigrad.autograd import record_grads
 
 # ---------------------------------------------------------------------------------------
-# Norms: the real package when it is there, an engine-op twin when it is not
+# Norms: the real package; engine-op twins only for the norms not written yet
 # ---------------------------------------------------------------------------------------
 
 
@@ -41,72 +40,16 @@ def _norms_function(name: str, *modules: str) -> Callable | None:
     return None
 
 
-def _normalize(vector, eps: float):
-    return vector / max(float(np.linalg.norm(vector)), eps)
-
-
-class _SpectralNormTwin:
-    """Spectral norm as PyTorch does it, from engine ops (used until norms.spectral lands)."""
-
-    def __init__(self, name: str, n_power_iterations: int, eps: float):
-        self.name, self.n_power_iterations, self.eps = name, n_power_iterations, eps
-
-    def __call__(self, module, args):
-        weight_orig = getattr(module, self.name + "_orig")
-        u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
-        matrix = weight_orig.data.reshape(weight_orig.shape[0], -1)
-        if module.training:
-            with no_grad():
-                for _ in range(self.n_power_iterations):
-                    v.data = _normalize(matrix.T @ u.data, self.eps)
-                    u.data = _normalize(matrix @ v.data, self.eps)
-        flat = mg.reshape(weight_orig, (weight_orig.shape[0], -1))
-        sigma = mg.sum(mg.mul(u, mg.matmul(flat, v)))
-        object.__setattr__(module, self.name, mg.div(weight_orig, sigma))
-
-
-def _spectral_norm_twin(module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12):
-    weight = module._parameters.pop(name)
-    rows = weight.shape[0]
-    columns = weight.data.size // rows
-    module.register_parameter(name + "_orig", nn.Parameter(weight.data))
-    rng = np.random.default_rng(0)
-    module.register_buffer(name + "_u", mg.tensor(_normalize(rng.standard_normal(rows), eps)))
-    module.register_buffer(name + "_v", mg.tensor(_normalize(rng.standard_normal(columns), eps)))
-    hook = _SpectralNormTwin(name, n_power_iterations, eps)
-    module.register_forward_pre_hook(hook)
-    return module
-
-
-class _WeightNormTwin:
-    def __init__(self, name: str):
-        self.name = name
-
-    def __call__(self, module, args):
-        g, v = getattr(module, self.name + "_g"), getattr(module, self.name + "_v")
-        axes = tuple(range(1, v.ndim))
-        norm = mg.sqrt(mg.sum(mg.mul(v, v), axis=axes, keepdims=True))
-        object.__setattr__(module, self.name, mg.mul(g, mg.div(v, norm)))
-
-
-def _weight_norm_twin(module, name: str = "weight", dim: int = 0):
-    weight = module._parameters.pop(name)
-    axes = tuple(range(1, weight.ndim))
-    g = np.sqrt(np.sum(weight.data * weight.data, axis=axes, keepdims=True))
-    module.register_parameter(name + "_g", nn.Parameter(g))
-    module.register_parameter(name + "_v", nn.Parameter(weight.data))
-    module.register_forward_pre_hook(_WeightNormTwin(name))
-    return module
-
-
 def spectral_norm(module, **options):
-    function = _norms_function("spectral_norm", "norms.spectral")
-    return (function or _spectral_norm_twin)(module, **options)
+    from norms.spectral import spectral_norm as real
+
+    return real(module, **options)
 
 
 def weight_norm(module, **options):
-    function = _norms_function("weight_norm", "norms.weight")
-    return (function or _weight_norm_twin)(module, **options)
+    from norms.weight import weight_norm as real
+
+    return real(module, **options)
 
 
 def frobenius_norm(x):

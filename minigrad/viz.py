@@ -86,6 +86,8 @@ class NormView:
     no_grad_label   what that computation is (the power iteration)
     no_grad_source  the argument it reads (W), drawn as a dashed edge into it
     fallback        the composite to use when the named one cannot be imported
+    call            ``call(composite, inputs, attrs)`` when the composite's signature is
+                    not the op's (inputs, **attrs)
     """
 
     label: str
@@ -94,19 +96,27 @@ class NormView:
     no_grad_label: str = ""
     no_grad_source: int | None = None
     fallback: Callable | None = None
+    call: Callable | None = None
 
     def resolve(self) -> Callable | None:
-        """The composite as a function: a "package.module:function" path is imported now
-        (so viz needs no import of the norms package), ``fallback`` if that fails."""
-        if isinstance(self.composite, str):
-            module_name, _, function_name = self.composite.partition(":")
+        """The composite as ``f(*inputs, **attrs)``: a "package.module:function" path is
+        imported now (so viz needs no import of the norms package), through ``call`` when
+        its signature differs from the op's; ``fallback`` when it cannot be imported."""
+        function = self.composite
+        if isinstance(function, str):
+            module_name, _, function_name = function.partition(":")
             try:
                 import importlib
 
-                return getattr(importlib.import_module(module_name), function_name)
+                function = getattr(importlib.import_module(module_name), function_name)
             except (ImportError, AttributeError):
                 return self.fallback
-        return self.composite if self.composite is not None else self.fallback
+        if function is None:
+            return self.fallback
+        if self.call is not None:
+            call = self.call
+            return lambda *inputs, **attrs: call(function, inputs, attrs)
+        return function
 
 
 POWER_ITERATION_LABEL = "power iteration (no_grad)\nv = normalize(W^T u)\nu = normalize(W v)"
@@ -151,11 +161,28 @@ def _pixel_norm(x, axis=1, eps=1e-8, **_):
     return ops.div(x, ops.sqrt(ops.add(functional.mean(ops.mul(x, x), axis, keepdims=True), eps)))
 
 
-def _rms_norm(x, *weight, axis=-1, eps=1e-8, **_):
-    from minigrad import functional, ops
+def _weight_and_bias(inputs, attrs) -> tuple:
+    """The activation norms' optional weight and bias, after x, as their op lays them out."""
+    rest = list(inputs[1:])
+    weight = rest.pop(0) if attrs.get("has_weight") else None
+    bias = rest.pop(0) if attrs.get("has_bias") else None
+    return weight, bias
 
-    out = ops.div(x, ops.sqrt(ops.add(functional.mean(ops.mul(x, x), axis, keepdims=True), eps)))
-    return ops.mul(out, weight[0]) if weight else out
+
+def _call_pixel(function, inputs, attrs):
+    return function(inputs[0], axis=attrs["axis"], eps=attrs["eps"])
+
+
+def _call_layer(function, inputs, attrs):
+    x = inputs[0]
+    weight, bias = _weight_and_bias(inputs, attrs)
+    return function(x, x.shape[min(attrs["axis"]):], weight, bias, eps=attrs["eps"])
+
+
+def _call_rms(function, inputs, attrs):
+    x = inputs[0]
+    weight, _ = _weight_and_bias(inputs, attrs)
+    return function(x, x.shape[min(attrs["axis"]):], weight, eps=attrs["eps"])
 
 
 def _vector_norm(x, ord=2, axis=None, keepdims=False, **_):
@@ -180,9 +207,17 @@ NORM_VIEWS: dict = {
     "weight_norm": NormView(
         "weight norm  w = g * v / ||v||", "norms.weight:weight_normalize_composed", fallback=_weight_norm,
     ),
-    "pixel_norm": NormView("pixel norm  x / sqrt(mean(x^2, axis) + eps)", _pixel_norm),
-    "rms_norm": NormView("RMS norm  x / sqrt(mean(x^2) + eps) * w", _rms_norm),
-    "layer_norm": NormView("layer norm  (x - mean) / sqrt(var + eps) * w + b"),
+    "pixel_norm": NormView(
+        "pixel norm  x / sqrt(mean(x^2, axis) + eps)", "norms.activation:pixel_norm_composed",
+        fallback=_pixel_norm, call=_call_pixel,
+    ),
+    "rms_norm": NormView(
+        "RMS norm  x / sqrt(mean(x^2) + eps) * w", "norms.activation:rms_norm_composed", call=_call_rms,
+    ),
+    "layer_norm": NormView(
+        "layer norm  (x - mean) / sqrt(var + eps) * w + b", "norms.activation:layer_norm_composed",
+        call=_call_layer,
+    ),
     "batch_norm": NormView("batch norm  (x - mean_B) / sqrt(var_B + eps) * w + b"),
 }
 

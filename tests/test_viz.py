@@ -179,6 +179,8 @@ def test_spectral_norm_cluster_shows_power_iteration_feeding_sigma(tmp_path):
         if group.get("class") == "cluster":
             clusters[group.find(f"{SVG}title").text] = " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
     assert "spectral_norm(weight)" in clusters["cluster_norm0"]
+    assert "fused op 'spectral_normalize'" in clusters["cluster_norm0"]   # norms.spectral's op
+    assert "drawn as the composite it equals" in clusters["cluster_norm0"]
     assert "weight_orig / sigma" in clusters["cluster_norm0"]
     assert "no gradient" in clusters["cluster_norm0_nograd"]
     # u and v are drawn inside the no-grad cluster, with the power iteration that made them
@@ -274,6 +276,31 @@ def test_fused_norm_backward_view_recomputes_inner_gradients(fused_norm):
     assert len(inner) == 1
     np.testing.assert_allclose(tooltip_grad(inner[0]), np.full((2, 2), 0.1), rtol=1e-12)
     np.testing.assert_allclose(tooltip_grad(dot_nodes(source)["t0"]), x.grad.data, rtol=0)
+
+
+@pytest.mark.parametrize("norm", ["pixel_norm", "layer_norm", "rms_norm", "weight_norm"])
+def test_norms_fused_ops_are_expanded_clusters(norm):
+    norms = pytest.importorskip("norms")
+    rng = np.random.default_rng(0)
+    x = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True, name="x")
+    w = mg.tensor(rng.standard_normal(3), requires_grad=True, name="w")
+    b = mg.tensor(rng.standard_normal(3), requires_grad=True, name="b")
+    y = {
+        "pixel_norm": lambda: norms.pixel_norm(x, axis=1),
+        "layer_norm": lambda: norms.layer_norm(x, (3,), w, b),
+        "rms_norm": lambda: norms.rms_norm(x, (3,), w),
+        "weight_norm": lambda: norms.weight_normalize(mg.tensor([[2.0], [1.0]], requires_grad=True), x),
+    }[norm]()
+    loss = mg.sum(y * mg.tensor(rng.standard_normal(y.shape)))
+    with record_grads(loss):
+        loss.backward()
+    source = draw_graph(loss, backward=True).source
+    cluster = cluster_block(source, "cluster_norm0")
+    assert f"fused op '{norm}'" in cluster and "drawn as the composite" in cluster
+    assert "<B>sqrt</B>" in cluster and "style=\"filled,dashed\"" in cluster
+    assert "recomputed through the composite" in cluster
+    collapsed = draw_graph(loss, collapse=True).source
+    assert "cluster" not in collapsed and "<B>sqrt</B>" not in collapsed
 
 
 # ---------------------------------------------------------------------------------------
