@@ -180,6 +180,10 @@ def run(args) -> int:
             rankdir=getattr(args, "rankdir", "TB"),
         )
         viz.render(dot, args.out)
+    except ImportError as error:   # the norms package is part of the repository install
+        print(f"minigrad graph: example {args.example!r} needs the norms package ({error}); "
+              f"reinstall with `pip install -e .`", file=sys.stderr)
+        return 1
     except (viz.DotNotFound, ValueError, KeyError, OSError) as error:
         message = error.args[0] if error.args else str(error)
         print(f"minigrad graph: {message}", file=sys.stderr)
