@@ -39,6 +39,12 @@ def cmd_grade(args) -> int:
     return grading.run(args)
 
 
+def cmd_assignment(args) -> int:
+    from minigrad import assignment
+
+    return assignment.run(args)
+
+
 def cmd_train(args) -> int:
     from minigrad import tour
 
@@ -91,7 +97,15 @@ def _add_train(sub) -> None:
     parser.set_defaults(func=cmd_train)
 
 
-COMMANDS = [_add_tour, _add_check, _add_graph, _add_derive, _add_grade, _add_train]
+def _add_assignment(sub) -> None:
+    parser = sub.add_parser("assignment", help="make the student version of a coursework assignment")
+    parser.add_argument("action", choices=["release"])
+    parser.add_argument("source", help="an assignment folder (or a folder of them), with solutions")
+    parser.add_argument("out", help="folder for the student version")
+    parser.set_defaults(func=cmd_assignment)
+
+
+COMMANDS = [_add_tour, _add_check, _add_graph, _add_derive, _add_grade, _add_train, _add_assignment]
 
 
 def build_parser() -> argparse.ArgumentParser:
