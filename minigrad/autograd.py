@@ -246,7 +246,11 @@ def run_backward(
 
     # grads maps id(node) (or id(leaf) in grad()) to the gradient of that node's output.
     grads: dict = {}
-    owned: set = set()  # ids of arrays this pass allocated, so adding into them is safe
+    # Keys whose gradient array was allocated by ``accumulate`` itself and is referenced
+    # nowhere else, so further contributions may be added into it in place. Ownership is
+    # tied to the key, not to the array's id: once a gradient is handed to a VJP it may be
+    # shared (add passes one array to both inputs), so popping a key ends its ownership.
+    owned: set = set()
 
     def accumulate(key, grad):
         previous = grads.get(key)
@@ -254,13 +258,12 @@ def run_backward(
             grads[key] = grad
         elif create_graph:
             grads[key] = previous + grad
-        elif id(previous._data) in owned and previous._data.shape == grad._data.shape:
+        elif key in owned and previous._data.shape == grad._data.shape:
             np.add(previous._data, grad._data, out=previous._data, casting="unsafe")
         else:
             # asarray: two 0-d arrays add to a NumPy scalar, which cannot be added into later
-            total = constant(np.asarray(previous._data + grad._data))
-            owned.add(id(total._data))
-            grads[key] = total
+            grads[key] = constant(np.asarray(previous._data + grad._data))
+            owned.add(key)
 
     capture = relevant = None
     if inputs is not None:
@@ -300,6 +303,7 @@ def run_backward(
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
+            owned.discard(id(node))
             if node.out is None:
                 raise RuntimeError(_freed_message(node))
             if node.stamp != clock_now:

@@ -328,3 +328,17 @@ def test_manual_seed_makes_draws_reproducible():
     second = mg.randn(3).data, nn.Linear(2, 2).weight.data
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_shared_gradient_arrays_are_never_added_into_in_place():
+    # s collects two contributions (an array backward allocates), then add's VJP hands that
+    # one array to both p and q. r's later contribution to p must not leak into q, as an
+    # in-place add into the shared array would make it.
+    c = mg.tensor([1.0, 2.0], requires_grad=True)
+    p = c * 2.0
+    q = c * 3.0
+    r = p * 1.0
+    s = p + q
+    (s * 1.0 + s * 1.0 + r).sum().backward()
+    # dy/dp = 2 + 1, dy/dq = 2, so dy/dc = 3 * 2 + 2 * 3
+    np.testing.assert_allclose(c.grad.data, [12.0, 12.0])
