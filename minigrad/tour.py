@@ -1,6 +1,8 @@
 """`minigrad tour` (placeholder until the tour lands)."""
 from __future__ import annotations
 
+import sys
+
 
 def run(args) -> int:
     print(
@@ -21,5 +23,5 @@ def run(args) -> int:
 
 
 def run_train(args) -> int:
-    print("minigrad train: not implemented yet")
+    print("minigrad train: not implemented yet", file=sys.stderr)
     return 2
