@@ -173,13 +173,15 @@ def _score(result: TaskResult, events: list, timed_out: bool, returncode, output
     placeholders = [_NOT_IMPLEMENTED.search(f) for f in failures]
     if all(placeholders):
         result.status = "not implemented"
-        names = sorted({m.group(1).split(":")[0] for m in placeholders}, key=lambda n: task_key(n.split()[1]))
+        messages = {m.group(1).split(":")[0]: m.group(1) for m in placeholders}  # "Task 3.1" -> message
         own = f"Task {result.id}"
-        result.summary = "not implemented: " + next(
-            (m.group(1) for m in placeholders if m.group(1).startswith(own + ":")), placeholders[0].group(1))
-        if names != [own]:
-            result.summary += f" (the tests also need {', '.join(n for n in names if n != own)})" if own in names \
-                else f" (it needs {', '.join(names)} first)"
+        others = sorted((name for name in messages if name != own), key=lambda n: task_key(n.split()[1]))
+        if own in messages:
+            result.summary = f"not implemented: {messages[own]}"
+            if others:
+                result.summary += f" (its tests also need {', '.join(others)})"
+        else:  # every test of this task stops at an earlier task's placeholder
+            result.summary = f"not implemented: needs {', '.join(others)} first ({messages[others[0]]})"
         return
     result.status = "failed"
     failed_tests = sum(t["outcome"] != "passed" for t in result.tests)
