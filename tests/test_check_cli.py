@@ -1,0 +1,134 @@
+"""`minigrad check` (issue 3 item 6): the table over every op, --op, --json, and planted bugs
+(an environment variable, or a test-only registry entry) that make it exit 1."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import checks, cli
+from minigrad.gradcheck import gradcheck
+from minigrad.ops import REGISTRY, apply
+
+from tests._planted import PLANTED, planted
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _check(capsys, *argv):
+    code = cli.main(["check", *argv])
+    return code, capsys.readouterr()
+
+
+def test_table_for_every_op_exits_0(capsys):
+    code, out = _check(capsys, "--no-symbolic")
+    assert code == 0, out.out[-3000:]
+    lines = out.out.splitlines()
+    assert lines[0].split()[:4] == ["op", "shapes", "attrs", "FD"]
+    rows = {line.split()[0] for line in lines[2:-2]}
+    assert set(REGISTRY) <= rows
+    assert {"mean", "var", "relu", "softmax", "cross_entropy", "mse_loss"} <= rows
+    total = len(checks.all_checks())
+    assert lines[-1].startswith(f"{total} checks, {total} passed, 0 failed")
+
+
+def test_one_op_with_symbolic_proofs(capsys):
+    code, out = _check(capsys, "--op", "tanh", "--op", "softmax")
+    assert code == 0
+    rows = [line for line in out.out.splitlines() if line.startswith(("tanh ", "softmax "))]
+    assert len(rows) == len(REGISTRY["tanh"].examples) + 2
+    for row in rows:
+        assert "proved" in row and row.endswith("ok")
+        fd_error = float(row.split("proved")[0].split()[-2])  # the "FD max rel" column
+        assert fd_error < 1e-6
+    assert f"{len(rows)} checks, {len(rows)} passed, 0 failed; symbolic: {len(rows)} proved" in out.out
+
+
+def test_json_output(capsys):
+    code, out = _check(capsys, "--op", "matmul", "--json")
+    assert code == 0
+    data = json.loads(out.out)
+    assert data["ok"] is True and data["failed"] == 0 and data["planted_bug"] is None
+    assert data["checks"] == len(REGISTRY["matmul"].examples)
+    first = data["results"][0]
+    assert first["op"] == "matmul" and first["shapes"] == [[3, 4], [4, 2]]
+    assert first["symbolic"] == "proved" and first["second_order"] == "ok"
+    assert first["fd_max_rel_error"] < 1e-6
+
+
+def test_unknown_op_exits_2(capsys):
+    code, out = _check(capsys, "--op", "no_such_op")
+    assert code == 2 and "no op or function named 'no_such_op'" in out.err
+
+
+@pytest.mark.parametrize("plant, hint", [("mul", "factor of 2"), ("sub:sign", "sign is flipped"),
+                                         ("pow_scalar:transpose", "transposed")])
+def test_planted_bug_from_the_environment_exits_1(capsys, monkeypatch, plant, hint):
+    op = plant.split(":")[0]
+    monkeypatch.setenv("MINIGRAD_PLANT_BUG", plant)
+    code, out = _check(capsys, "--op", op, "--no-symbolic")
+    assert code == 1
+    assert f"planted bug: the VJP of '{op}' is spoiled" in out.err
+    assert "FAIL" in out.out and hint in out.out
+    assert f"op '{op}'" in out.out  # the per-op search names the spoiled VJP
+    # the spoiled VJP is put back afterwards
+    monkeypatch.delenv("MINIGRAD_PLANT_BUG")
+    assert _check(capsys, "--op", op, "--no-symbolic")[0] == 0
+
+
+def test_planted_bug_also_fails_the_symbolic_column(capsys, monkeypatch):
+    monkeypatch.setenv("MINIGRAD_PLANT_BUG", "exp:double")
+    code, out = _check(capsys, "--op", "exp", "--json")
+    assert code == 1
+    data = json.loads(out.out)
+    assert data["planted_bug"] == "exp:double"
+    assert all(r["symbolic"] == "failed" and not r["fd_ok"] for r in data["results"])
+    assert "symbolic_check FAILED for exp" in data["results"][-1]["reports"][1]
+
+
+def test_test_only_registry_entries(capsys):
+    """A wrong primitive and a wrong composed check, registered for this test only."""
+    op = PLANTED["broadcast"][0]
+    with planted(op):
+        code, out = _check(capsys, "--op", op.name)
+        assert code == 1 and "broadcast ((1, 4) -> (3, 4))" in out.out
+    checks.register_check("test_only_wrong", lambda a: apply(op, a, a[:1]), [(3, 4)])
+    try:
+        with planted(op):
+            code, out = _check(capsys, "--op", "test_only_wrong", "--no-symbolic")
+        assert code == 1 and "op 'planted_broadcast'" in out.out
+    finally:
+        checks.unregister_check("test_only_wrong")
+    assert not checks.find("test_only_wrong")
+
+
+def test_planted_bug_context_restores_inherited_vjps():
+    x = mg.tensor(np.array([0.3, -1.2]), requires_grad=True)
+    with checks.planted_bug("tanh", "sign"):
+        assert not gradcheck(mg.tanh, (x,), raise_exception=False)
+    assert gradcheck(mg.tanh, (x,))
+    with pytest.raises(KeyError, match="no primitive named 'nope'"):
+        with checks.planted_bug("nope"):
+            pass
+
+
+def test_command_line_entry_point():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MINIGRAD_PLANT_BUG="neg")
+    bad = subprocess.run([sys.executable, "-m", "minigrad", "check", "--op", "neg", "--no-symbolic"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "3 checks, 0 passed, 3 failed" in bad.stdout
+    env.pop("MINIGRAD_PLANT_BUG")
+    good = subprocess.run([sys.executable, "-m", "minigrad", "check", "--op", "neg"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0 and "3 checks, 3 passed, 0 failed; symbolic: 3 proved" in good.stdout
+
+
+def test_derive_command(capsys):
+    assert cli.main(["derive", "sigmoid", "--shape", "2"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("sigmoid = Matrix([")
+    assert cli.main(["derive", "nothing-like-this"]) == 2

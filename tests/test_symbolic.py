@@ -1,0 +1,148 @@
+"""The SymPy bridge (issue 3): symbolic runs, proofs against sympy.diff, the rational-point
+fallback, derive() as text and LaTeX, numeric comparison, and planted bugs caught."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import minigrad as mg
+from minigrad import checks
+from minigrad.ops import REGISTRY, apply
+from minigrad.symbolic import derive, numeric_check, run_symbolic, substitute, symbolic_check
+
+from tests._planted import PLANTED, function_of, planted
+
+checks.load_plugins()
+
+
+def _smallest(op):
+    """The example with the fewest Jacobian entries: proofs on tiny shapes."""
+    def cost(example):
+        shapes = example[0]
+        return sum(int(np.prod(s)) for s in shapes) ** 2
+
+    return min(op.examples, key=cost)
+
+
+SYMBOLIC = [op for op in REGISTRY.values() if op.symbolic]
+
+
+@pytest.mark.parametrize("op", SYMBOLIC, ids=lambda op: op.name)
+def test_every_symbolic_primitive_is_proved(op):
+    shapes, attrs = _smallest(op)
+    result = symbolic_check(lambda *xs: apply(op, *xs, **attrs), shapes, domain=op.domain, budget=60,
+                            seed=0, name=op.name)
+    assert result.ok, result.report
+    assert result.method == "proved", result.report
+    assert result.proved == result.entries > 0
+
+
+def test_ops_without_a_symbolic_form_say_so():
+    x = mg.symbols("x", (2,))
+    with pytest.raises(TypeError, match="max: has no symbolic form"):
+        mg.max(x)
+    result = symbolic_check(lambda a: mg.max(a), [(3,)])
+    assert result.ok and result.method == "not symbolic"
+    assert {op.name for op in REGISTRY.values() if not op.symbolic} >= {"max", "maximum", "svdvals", "cast"}
+
+
+def test_run_symbolic_gives_forward_and_gradient_matrices():
+    run = run_symbolic(lambda a, b: (a @ b).sum(), [(2, 2), (2,)])
+    a = run.inputs[0].data
+    b = run.inputs[1].data
+    assert run.forward_matrix() == a[0, 0] * b[0] + a[0, 1] * b[1] + a[1, 0] * b[0] + a[1, 1] * b[1]
+    assert run.gradient(0) == sp.Matrix([[b[0], b[1]], [b[0], b[1]]])
+    assert run.gradient(1) == sp.Matrix([a[0, 0] + a[1, 0], a[0, 1] + a[1, 1]])
+    with pytest.raises(ValueError, match="not a scalar"):
+        run_symbolic(lambda a: a * 2, [(2,)]).gradient(0)
+
+
+def test_composed_functions_are_proved():
+    for name in ("softmax", "var", "sigmoid", "mse_loss", "logsumexp"):
+        entry = checks.find(name)[0]
+        result = symbolic_check(entry.fn, entry.shapes, domain=entry.domain, seed=0, name=name)
+        assert (result.ok, result.method) == (True, "proved"), result.report
+
+
+def test_fallback_to_exact_rational_points_when_proof_is_not_affordable():
+    # budget=0: no time to simplify, so only the points are left, and the result says so
+    rational = lambda a, b: (a * b / (a + b)).sum() * (a + b).sum()  # noqa: E731
+    result = symbolic_check(rational, [(2,), (2,)], domain="positive", budget=0, points=4, seed=0)
+    assert result.ok and result.method == "matched at 4 points" and result.proved == 0
+    assert result.exact_points  # a rational function at rational points: exact arithmetic
+    assert "agree at 4 random rational points (exactly)" in result.report
+    transcendental = lambda a: mg.tanh(mg.exp(a) / (1 + mg.exp(a))).sum()  # noqa: E731
+    result = symbolic_check(transcendental, [(2,)], budget=0, seed=0)
+    assert result.method == "matched at 3 points" and not result.exact_points
+    assert "to 60 digits" in result.report
+    # given time, the same functions are proved
+    assert symbolic_check(rational, [(2,), (2,)], domain="positive", seed=0).method == "proved"
+    assert symbolic_check(transcendental, [(2,)], seed=0).method == "proved"
+
+
+def test_points_are_deterministic_under_a_seed():
+    op = PLANTED["double"][0]
+    with planted(op):
+        first = symbolic_check(function_of(op), [(2, 3)], domain="nonzero", seed=7).report
+        second = symbolic_check(function_of(op), [(2, 3)], domain="nonzero", seed=7).report
+        mg.manual_seed(3)
+        third = symbolic_check(function_of(op), [(2, 3)], domain="nonzero").report
+        mg.manual_seed(3)
+        fourth = symbolic_check(function_of(op), [(2, 3)], domain="nonzero").report
+    assert first == second and third == fourth
+
+
+@pytest.mark.parametrize("kind", sorted(PLANTED))
+def test_planted_bugs_fail_symbolic_check_naming_op_input_and_index(kind):
+    op, shapes, domain, wrong_input, hint = PLANTED[kind]
+    with planted(op):
+        result = symbolic_check(function_of(op), shapes, domain=domain, seed=0)
+    assert not result.ok and result.method == "failed"
+    assert [m["input"] for m in result.mismatches] == [wrong_input]
+    bad = result.mismatches[0]
+    name = "ab"[wrong_input]
+    assert f"with respect to input {wrong_input} ('{name}', shape {shapes[wrong_input]})" in result.report
+    assert f"Worst at output index {bad['output_index']}, input index {bad['input_index']}" in result.report
+    assert bad["engine_value"] != pytest.approx(bad["reference_value"])
+    assert hint in result.report
+    assert any(c.startswith(f"op '{op.name}'") and f"input {wrong_input}" in c for c in result.culprits)
+
+
+def test_planted_transpose_report_shows_both_expressions():
+    op = PLANTED["transposed"][0]
+    with planted(op):
+        result = symbolic_check(function_of(op), [(3, 3), (3, 3)], seed=0)
+    bad = result.mismatches[0]
+    # per output entry (p, q): 3 entries in row p should be set, 3 in column p are; (p, p) agrees
+    assert bad["count"] == 9 * 4 and bad["total"] == 81
+    assert f"engine      {bad['engine']}" in result.report
+    assert f"sympy.diff  {bad['reference']}" in result.report
+
+
+def test_derive_prints_text_and_latex():
+    formula = derive(lambda a: mg.sqrt((a * a).sum()), [(2, 2)], name="n")
+    a = formula.inputs[0].data
+    norm = sp.sqrt(sum(e**2 for e in a.ravel()))
+    assert formula.simplified
+    assert sp.simplify(formula.forward - norm) == 0
+    assert all(sp.simplify(formula.gradients["a"][i, j] - a[i, j] / norm) == 0 for i in range(2) for j in range(2))
+    text = str(formula)
+    assert text.startswith("n = sqrt(a_0_0**2 + a_0_1**2 + a_1_0**2 + a_1_1**2)")
+    assert "dn/da = Matrix([\n[a_0_0/sqrt(a_0_0**2 + a_0_1**2 + a_1_0**2 + a_1_1**2), a_0_1/sqrt(" in text
+    latex = formula._repr_latex_()
+    assert latex.startswith("$\\displaystyle \\begin{aligned}")
+    assert "\\frac{\\partial n}{\\partial a} &= \\left[\\begin{matrix}" in latex
+
+
+def test_numeric_check_lambdifies_sympy_diff():
+    result = numeric_check(lambda a, b: mg.tanh(a @ b), [(2, 3), (3, 2)], seed=0)
+    assert result.ok and result.method == "numeric at 3 points" and result.entries == 3 * (24 + 24)
+    op = PLANTED["sign"][0]
+    with planted(op):
+        result = numeric_check(function_of(op), [(2, 3), (2, 3)], seed=0)
+    assert not result.ok and "w.r.t. input 1" in result.report
+
+
+def test_substitute_evaluates_symbolic_tensors():
+    x = mg.symbols("x", (2,))
+    y = mg.exp(x) * 2
+    np.testing.assert_allclose(substitute(y, {x: [0.0, 1.0]}), [2.0, 2 * np.e])
