@@ -328,8 +328,11 @@ def _crash_message(report) -> str:
     if crash is not None and crash.message:
         return crash.message
     text = str(report.longrepr)
+    # A collection error (a SyntaxError in the student's file): keep its "E" lines, which
+    # name the file and line, without the caret line under the code.
     errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
-    return " ".join(errors[-3:]) if errors else text.strip().splitlines()[-1] if text.strip() else "failed"
+    errors = [line for line in errors if line.strip("^~ ")]
+    return " | ".join(errors[-5:]) if errors else text.strip().splitlines()[-1] if text.strip() else "failed"
 
 
 def _make_inputs(shapes, domain: str, rng) -> list:

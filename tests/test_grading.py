@@ -245,3 +245,17 @@ def test_cli_grade_json_and_exit_codes(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["grade", str(tmp_path / "empty")]) == 2
     assert "has no assignment.json" in capsys.readouterr().err
+
+
+def test_a_syntax_error_is_reported_with_file_and_line(tmp_path):
+    release(ASSIGNMENTS / "hw3_frobenius", tmp_path / "hw3")
+    module = tmp_path / "hw3" / "hw3_frobenius.py"
+    module.write_text(module.read_text().replace('        raise NotImplementedError("Task 3.1',
+                                                 '        return (((\n        raise NotImplementedError("Task 3.1'))
+    results = grade(tmp_path / "hw3", timeout=30)
+    assert [(r.id, r.status, r.score) for r in results] == [("3.1", "error", 0), ("3.2", "error", 0)]
+    assert results[0].summary == (f'the tests could not be collected: File "{module}", line 52 | return ((( | '
+                                  f"SyntaxError: '(' was never closed")
+    # grading leaves the submission as it was: no caches written into it
+    assert sorted(p.name for p in (tmp_path / "hw3").iterdir()) == [
+        "README.md", "assignment.json", "hw3_frobenius.py", "test_hw3_frobenius.py"]
