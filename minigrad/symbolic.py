@@ -204,7 +204,8 @@ def _is_zero(expr) -> bool:
     # cancel treats exp(..), tanh(..), sqrt(..) as independent generators of a rational
     # function; lifting the radicals first (V^(1/2) -> t, V^(3/2) -> t^3) lets it see
     # the relations between powers of the same base, which norms are full of.
-    if sp.cancel(_lift_radicals(expr)) == 0 or sp.cancel(expr) == 0:
+    lifted = _lift_radicals(expr)
+    if (lifted is not expr and sp.cancel(lifted) == 0) or sp.cancel(expr) == 0:
         return True
     expanded = sp.expand(expr)
     if expanded == 0 or sp.cancel(expanded) == 0:
@@ -222,6 +223,10 @@ def _lift_radicals(expr):
     real). exp(a - b) is split into exp(a) exp(-b) first, so exp(x - log S) becomes exp(x)/S.
     """
     sp = _sp()
+    if not expr.atoms(sp.exp) and not any(
+        p.exp.is_Rational and not p.exp.is_Integer for p in expr.atoms(sp.Pow)
+    ):
+        return expr  # nothing to lift: a plain rational function, cancel as it is
     expr = sp.expand(expr, deep=True, power_exp=True, power_base=False, mul=False,
                      multinomial=False, log=False)
     denominators = {}
