@@ -1,27 +1,558 @@
-"""`minigrad tour` (placeholder until the tour lands)."""
+"""`minigrad tour`: the reference post reproduced, every norm's gradient proved, a model trained.
+
+What a new user runs first (``make tour``). In a couple of minutes it
+    1. reproduces the post's numbers with minigrad: spectral norm (singular values before,
+       after the first and the second forward; u and v), weight norm (g and v, output
+       unchanged, removal), the Frobenius norm of arange(9), and the PixelNorm section the
+       post left empty;
+    2. checks every norm's gradient three ways (finite differences, SymPy, the closed form)
+       and prints one table;
+    3. prints two gradients as formulas from the symbolic engine;
+    4. trains a small MLP with and without spectral norm on a toy 2-D problem;
+    5. writes graphs (SVG), plots (PNG) and ``report.html`` into ``--out``.
+It exits 1 if any check fails or a number of the post is not reproduced.
+
+The post's printed values are rounded to four decimals, so they are compared at 2e-4.
+"""
 from __future__ import annotations
 
+import html
+import os
 import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------
+# The reference post's numbers (facts, rounded to 4 decimals as printed there)
+# ---------------------------------------------------------------------------------------
+POST = {
+    "spectral_weight": [[-0.4318, 0.1616, -0.1790], [-0.1238, 0.4865, -0.2384]],
+    "spectral_bias": [-0.2751, -0.2083],
+    "singular_values_before": [0.6741, 0.3147],
+    "u_after_first": [-0.7308, -0.6826],
+    "v_after_first": [0.7406, -0.5292, 0.4142],
+    "singular_values_first": [1.0274, 0.4797],
+    "u_after_second": [-0.6609, -0.7505],
+    "v_after_second": [0.5971, -0.6719, 0.4382],
+    "singular_values_second": [1.0013, 0.4675],
+    "weight_norm_v": [[0.5569, 0.1186], [-0.6304, -0.2217], [0.1165, -0.3152], [0.5837, 0.4351]],
+    "weight_norm_bias": [-0.0917, 0.4735, -0.4258, -0.3572],
+    "weight_norm_g": [0.5694, 0.6682, 0.3360, 0.7280],
+    "frobenius_arange9": 14.2829,
+}
+TOLERANCE = 2e-4
 
 
-def run(args) -> int:
-    print(
-        "minigrad tour\n"
-        "  The tour will reproduce the reference post with minigrad (spectral norm's singular\n"
-        "  values, weight norm's g and v, the Frobenius norm of arange(9)), check every norm's\n"
-        "  gradient three ways, print a gradient as a formula, train a small MLP with and\n"
-        "  without spectral norm, and write graphs, plots and report.html."
-    )
+@dataclass
+class Comparison:
+    """One number of the post against minigrad's."""
+
+    section: str
+    quantity: str
+    post: list
+    ours: list
+    tolerance: float = TOLERANCE
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.allclose(self.ours, self.post, rtol=0, atol=self.tolerance))
+
+
+@dataclass
+class TourReport:
+    """Everything the tour found, for the terminal and for report.html."""
+
+    comparisons: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+    formulas: list = field(default_factory=list)
+    training: dict = field(default_factory=dict)
+    pixel_norm: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons) and all(row["ok"] for row in self.checks)
+
+
+def _fmt(values) -> str:
+    array = np.atleast_1d(np.asarray(values, dtype=float))
+    return "(" + ", ".join(f"{v:.4f}" for v in array) + ")"
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# 1. The post's sections
+# ---------------------------------------------------------------------------------------
+def reproduce_spectral_norm(report: TourReport) -> dict:
+    """The post's spectral-norm example on a Linear(3, 2) with its printed weight.
+
+    The post's first forward started from a random u we cannot know; PyTorch stores the u
+    and v of that forward, so loading them and running one *eval* forward (no iteration)
+    gives the weight the post saw after its first forward. Its second forward is a
+    training forward: one power-iteration step from that u, then the new sigma.
+    """
     import minigrad as mg
+    from minigrad import nn
+    from norms import spectral_norm
 
-    x = mg.arange(9, dtype="float64").reshape(3, 3)
+    layer = nn.Linear(3, 2)
+    layer.weight.data = np.array(POST["spectral_weight"])
+    layer.bias.data = np.array(POST["spectral_bias"])
+    before = np.linalg.svd(layer.weight.data, compute_uv=False)
+    spectral_norm(layer, n_power_iterations=1)
+    layer.weight_u.data = np.array(POST["u_after_first"])
+    layer.weight_v.data = np.array(POST["v_after_first"])
+    layer.eval()
+    layer(mg.ones(3))
+    first_weight = layer.weight.data.copy()
+    first = np.linalg.svd(first_weight, compute_uv=False)
+    layer.train()
+    layer(mg.ones(3))
+    second = np.linalg.svd(layer.weight.data, compute_uv=False)
+    u2, v2 = layer.weight_u.data.copy(), layer.weight_v.data.copy()
+    sigma2 = float(u2 @ layer.weight_orig.data @ v2)
+    rows = [
+        Comparison("spectral norm", "singular values before", POST["singular_values_before"], before),
+        Comparison("spectral norm", "singular values after the 1st forward", POST["singular_values_first"], first),
+        Comparison("spectral norm", "singular values after the 2nd forward", POST["singular_values_second"], second),
+        Comparison("spectral norm", "weight_u after the 2nd forward", POST["u_after_second"], u2),
+        Comparison("spectral norm", "weight_v after the 2nd forward", POST["v_after_second"], v2),
+    ]
+    report.comparisons.extend(rows)
+    _say("Spectral norm (the post's Linear(3, 2) weight)")
+    _say(f"  singular values before      {_fmt(before)}   post {_fmt(POST['singular_values_before'])}")
+    _say(f"  after the 1st forward       {_fmt(first)}   post {_fmt(POST['singular_values_first'])}"
+         f"   (sigma = {before[0] / first[0]:.4f})")
+    _say(f"  after the 2nd forward       {_fmt(second)}   post {_fmt(POST['singular_values_second'])}"
+         f"   (sigma = {sigma2:.4f})")
+    _say(f"  weight_u {_fmt(u2)}   weight_v {_fmt(v2)}")
+    return {"before": before, "first": first, "second": second}
+
+
+def reproduce_weight_norm(report: TourReport) -> None:
+    """The post's weight-norm example: g from the rows of v, output unchanged, removal."""
+    import minigrad as mg
+    from minigrad import nn
+    from norms import remove_weight_norm, weight_norm
+
+    layer = nn.Linear(2, 4)
+    layer.weight.data = np.array(POST["weight_norm_v"])
+    layer.bias.data = np.array(POST["weight_norm_bias"])
+    before = layer(mg.ones(2)).data.copy()
+    weight_norm(layer, name="weight")
+    g = layer.weight_g.data.ravel().copy()
+    after = layer(mg.ones(2)).data.copy()
+    keys_normed = list(layer.state_dict())
+    remove_weight_norm(layer)
+    keys_removed = list(layer.state_dict())
+    restored = layer.weight.data
+    report.comparisons.append(Comparison("weight norm", "weight_g", POST["weight_norm_g"], g))
+    report.comparisons.append(Comparison("weight norm", "output unchanged by weight_norm", before, after))
+    report.comparisons.append(Comparison("weight norm", "weight restored by remove_weight_norm",
+                                         np.ravel(POST["weight_norm_v"]), np.ravel(restored)))
+    _say("Weight norm (the post's Linear(2, 4) weight)")
+    _say(f"  weight_g {_fmt(g)}   post {_fmt(POST['weight_norm_g'])}")
+    _say(f"  output before {_fmt(before)} and after weight_norm {_fmt(after)}")
+    _say(f"  state_dict keys: {keys_normed} -> after removal {keys_removed}")
+
+
+def reproduce_frobenius(report: TourReport) -> None:
+    import minigrad as mg
+    from norms import frobenius_norm
+
+    x = mg.arange(9, dtype=np.float64).reshape(3, 3)
     x.requires_grad_()
-    norm = (x * x).sum().sqrt()
+    norm = frobenius_norm(x)
     norm.backward()
-    print(f"  Frobenius norm of arange(9) = {norm.item():.4f} (sqrt(204) = {204 ** 0.5:.4f})")
+    report.comparisons.append(Comparison("Frobenius norm", "||arange(9)||_F", [POST["frobenius_arange9"]], [norm.item()]))
+    report.comparisons.append(Comparison("Frobenius norm", "gradient = x / ||x||", np.ravel(x.data / norm.item()), np.ravel(x.grad.data)))
+    _say("Frobenius norm")
+    _say(f"  ||arange(9).reshape(3, 3)||_F = {norm.item():.4f}  (sqrt(204) = {np.sqrt(204):.4f}; post 14.2829)")
+    _say(f"  its gradient is x / ||x||: first row {_fmt(x.grad.data[0])}")
+
+
+def fill_pixel_norm(report: TourReport) -> None:
+    """The section the post left empty: PixelNorm (Karras et al., 2018, ProGAN).
+
+    Each pixel's feature vector (the values across channels at one position) is divided by
+    its root mean square, so after the norm every pixel's channel vector has RMS 1.
+    """
+    import minigrad as mg
+    from norms import pixel_norm
+
+    mg.manual_seed(0)
+    x = mg.randn(1, 4, 2, 2, requires_grad=True)  # (batch, channels, height, width)
+    y = pixel_norm(x, axis=1)
+    rms = np.sqrt(np.mean(y.data**2, axis=1))
+    weights = mg.randn(1, 4, 2, 2)
+    (y * weights).sum().backward()
+    # Closed form per pixel: r = rms(x), grad = (w - y * mean(w * y)) / r
+    r = np.sqrt(np.mean(x.data**2, axis=1, keepdims=True) + 1e-8)
+    closed = (weights.data - y.data * np.mean(weights.data * y.data, axis=1, keepdims=True)) / r
+    report.pixel_norm = {"rms_after": rms.ravel().tolist(), "grad_error": float(np.max(np.abs(closed - x.grad.data)))}
+    report.comparisons.append(Comparison("PixelNorm", "RMS of every pixel's channels after the norm", np.ones(4), rms.ravel()))
+    report.comparisons.append(Comparison("PixelNorm", "gradient = (w - y mean(w y)) / rms(x)", np.ravel(closed), np.ravel(x.grad.data)))
+    _say("PixelNorm (the post's empty section)")
+    _say("  y = x / sqrt(mean over channels of x^2 + eps): every pixel's channel vector gets RMS 1")
+    _say(f"  RMS per pixel after the norm {_fmt(rms.ravel())}")
+    _say(f"  gradient against the closed form (w - y*mean(w*y))/rms(x): max error {report.pixel_norm['grad_error']:.1e}")
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Every norm's gradient, three ways
+# ---------------------------------------------------------------------------------------
+def norm_checks(quick: bool) -> list:
+    """(label, function of tensors, shapes, domain, closed-form key) for each norm."""
+    import norms
+    from minigrad.tensor import Tensor
+    from minigrad.nn import functional as F  # noqa: F401 - keeps imports symmetrical
+
+    rng = np.random.default_rng(7)
+    u3, v3 = rng.standard_normal(2), rng.standard_normal(3)
+    u3, v3 = u3 / np.linalg.norm(u3), v3 / np.linalg.norm(v3)
+    u_const, v_const = Tensor._constant(u3), Tensor._constant(v3)
+    rows = [
+        ("Frobenius", lambda x: norms.frobenius_norm(x), [(2, 3)], "real", "frobenius"),
+        ("vector 2-norm", lambda x: norms.vector_norm(x, ord=2), [(4,)], "real", "vector_2"),
+        ("vector p=3 norm", lambda x: norms.vector_norm(x, ord=3), [(3,)], "nonzero", "vector_p"),
+        ("spectral (u, v constant)", lambda w: norms.spectral_normalize(w, u_const, v_const), [(2, 3)], "real", "spectral"),
+        ("power iteration, 1 step", lambda w: norms.power_iteration(w, u_const, n_iter=1)[0], [(2, 3)], "real", None),
+        ("weight norm", lambda g, v: norms.weight_normalize(g, v, dim=0), [(2, 1), (2, 3)], "nonzero", "weight_norm"),
+        ("PixelNorm", lambda x: norms.pixel_norm(x, axis=1), [(1, 3, 2)], "nonzero", "pixel_norm"),
+        ("LayerNorm", lambda x: norms.layer_norm(x, (3,)), [(2, 3)], "distinct", "layer_norm"),
+        ("RMSNorm", lambda x: norms.rms_norm(x, (3,), eps=1e-6), [(2, 3)], "nonzero", "rms_norm"),
+        ("BatchNorm (training)", lambda x: norms.batch_norm(x, training=True), [(3, 2)], "distinct", "batch_norm"),
+    ]
+    if quick:
+        rows = [row for row in rows if row[0] in ("Frobenius", "spectral (u, v constant)", "weight norm", "PixelNorm")]
+    return rows
+
+
+def run_norm_checks(report: TourReport, quick: bool) -> None:
+    from minigrad.checks import CheckEntry, run_entry
+
+    try:
+        from norms import derivations
+    except ImportError:  # pragma: no cover - derivations ship with norms
+        derivations = None
+    _say("Every norm's gradient, three ways")
+    header = f"  {'norm':26s} {'shape':10s} {'finite diff. rel. err':>22s}  {'SymPy':22s} {'closed form':12s}"
+    _say(header)
+    for label, fn, shapes, domain, closed_key in norm_checks(quick):
+        entry = CheckEntry(name=label, fn=fn, shapes=tuple(shapes), domain=domain, symbolic=True,
+                           smooth=False, kind="norm")
+        record = run_entry(entry, symbolic=True, second_order=False, budget=3.0 if quick else 10.0)
+        closed = "-"
+        closed_ok = True
+        if closed_key and derivations is not None and hasattr(derivations, "prove"):
+            proof = derivations.prove(closed_key)
+            closed, closed_ok = ("proved" if proof else "FAILED"), bool(proof)
+        row = {
+            "norm": label, "shape": " ".join("x".join(map(str, s)) for s in shapes),
+            "fd": record.fd_max_rel_error, "fd_ok": record.fd_ok, "sympy": record.symbolic,
+            "sympy_ok": record.symbolic_ok, "closed": closed, "ok": record.ok and closed_ok,
+            "reports": record.reports,
+        }
+        report.checks.append(row)
+        mark = "" if row["ok"] else "   <-- FAILED"
+        _say(f"  {label:26s} {row['shape']:10s} {row['fd']:22.1e}  {row['sympy']:22s} {closed:12s}{mark}")
+        for text in record.reports:
+            _say("    " + text.replace("\n", "\n    "))
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Gradients as formulas
+# ---------------------------------------------------------------------------------------
+def print_formulas(report: TourReport) -> None:
+    import sympy
+
+    import minigrad as mg
+    from norms import frobenius_norm, spectral_normalize
+
+    _say("Gradients as formulas (from the symbolic engine)")
+    w = mg.symbols("w", (2, 2))
+    norm = frobenius_norm(w)
+    norm.backward()
+    entry = sympy.simplify(w.grad.data[0, 0])
+    text = f"d||W||_F / dw_0_0 = {entry}   (so dF/dW = W / ||W||_F)"
+    report.formulas.append(("Frobenius norm, W of shape 2x2", text, sympy.latex(entry)))
+    _say("  " + text)
+
+    # Spectral norm with u, v constants: the gradient of <G, W/sigma> for a fixed G.
+    w = mg.symbols("w", (2, 2))
+    u = mg.tensor(np.array([sympy.Rational(3, 5), sympy.Rational(4, 5)], dtype=object))
+    v = mg.tensor(np.array([sympy.Rational(4, 5), sympy.Rational(-3, 5)], dtype=object))
+    g = mg.symbols("g", (2, 2), requires_grad=False)
+    out = (spectral_normalize(w, u, v) * g).sum()
+    out.backward()
+    sigma = sum(u.data[i] * w.data[i, j] * v.data[j] for i in range(2) for j in range(2))
+    inner = sum(g.data[i, j] * w.data[i, j] for i in range(2) for j in range(2))
+    closed = g.data[0, 0] / sigma - inner / sigma**2 * u.data[0] * v.data[0]
+    same = sympy.simplify(w.grad.data[0, 0] - closed) == 0
+    text = (f"d<G, W/sigma>/dw_0_0 = {sympy.simplify(w.grad.data[0, 0])}\n"
+            f"    which is G/sigma - (<G,W>/sigma^2) u v^T at entry (0, 0): {'proved' if same else 'NOT proved'}")
+    report.formulas.append(("Spectral norm, u = (3/5, 4/5), v = (4/5, -3/5)", text, sympy.latex(sympy.simplify(w.grad.data[0, 0]))))
+    report.comparisons.append(Comparison("formulas", "spectral gradient equals its closed form", [1.0], [1.0 if same else 0.0]))
+    _say("  " + text)
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Training with and without spectral norm
+# ---------------------------------------------------------------------------------------
+def two_moons(count: int, rng: np.random.Generator) -> tuple:
+    """Two interleaved half circles with a little noise: a small non-linear 2-D problem."""
+    half = count // 2
+    angle = rng.uniform(0, np.pi, count)
+    upper = np.stack([np.cos(angle[:half]), np.sin(angle[:half])], axis=1)
+    lower = np.stack([1 - np.cos(angle[half:]), 0.5 - np.sin(angle[half:])], axis=1)
+    points = np.concatenate([upper, lower]) + rng.normal(0, 0.1, (count, 2))
+    labels = np.concatenate([np.zeros(half, dtype=int), np.ones(count - half, dtype=int)])
+    return points, labels
+
+
+def _progress(step: int, total: int, label: str, loss: float) -> None:
+    """A one-line progress bar; redrawn in place on a terminal, four lines otherwise."""
+    interactive = sys.stdout.isatty()
+    if not interactive and step != total and step % max(1, total // 4):
+        return
+    width = 24
+    filled = int(width * step / total)
+    end = "\n" if step == total or not interactive else "\r"
+    print(f"  {label:22s} [{'#' * filled}{'.' * (width - filled)}] {step:4d}/{total}  loss {loss:.4f}", end=end, flush=True)
+
+
+def train_models(report: TourReport, steps: int) -> None:
+    import minigrad as mg
+    from minigrad import nn, optim
+    from minigrad.nn import functional as F
+    from norms import spectral_norm
+
+    rng = np.random.default_rng(0)
+    points, labels = two_moons(256, rng)
+    inputs = mg.tensor(points)
+    _say(f"Training a 2-32-32-2 tanh MLP on two moons ({len(points)} points), SGD with momentum, {steps} steps")
+    results = {}
+    for label, use_sn in (("plain", False), ("spectral norm", True)):
+        mg.manual_seed(1)
+        model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 2))
+        layers = [model[0], model[2], model[4]]
+        if use_sn:
+            for layer in layers:
+                spectral_norm(layer)
+            # Warm start: u and v begin as random draws, so let the power iteration settle
+            # (15 steps, as PyTorch's newer parametrization does at registration) before
+            # training; afterwards one step per forward keeps up with the small updates.
+            with mg.no_grad():
+                for _ in range(15):
+                    model(inputs)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        losses, sigmas = [], []
+        for step in range(1, steps + 1):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(inputs), labels)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            sigmas.append([float(np.linalg.svd(layer.weight.data, compute_uv=False)[0]) for layer in layers])
+            _progress(step, steps, label, losses[-1])
+        with mg.no_grad():
+            model.eval()
+            accuracy = float(np.mean(np.argmax(model(inputs).data, axis=1) == labels))
+        results[label] = {"losses": losses, "sigmas": np.array(sigmas), "accuracy": accuracy}
+        _say(f"    largest singular value per layer: {_fmt(sigmas[-1])}; training accuracy {accuracy:.1%}")
+    report.training = results
+    sn_sigmas = results["spectral norm"]["sigmas"]
+    worst = float(np.max(np.abs(sn_sigmas - 1.0)))
+    report.notes.append(f"with spectral norm every layer's largest singular value stayed within {worst:.2%} of 1 at every step")
+    report.comparisons.append(Comparison(
+        "training", "largest deviation of sigma_max from 1 with spectral norm", [1.0], [1.0 + worst], tolerance=0.05))
+    _say(f"  with spectral norm, sigma_max stayed within {worst:.2%} of 1 in every layer at every step")
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Files: graphs, plots, report.html
+# ---------------------------------------------------------------------------------------
+def write_graphs(report: TourReport, out: Path) -> None:
+    from minigrad import graph_examples, viz
+
+    for name in ("spectral-norm", "weight-norm", "pixel-norm", "mlp-spectral"):
+        for backward in (False, True):
+            stem = f"graph-{name}{'-backward' if backward else ''}"
+            dot = graph_examples.build(name, backward=backward)
+            try:
+                viz.render(dot, str(out / f"{stem}.svg"))
+                report.files[stem] = f"{stem}.svg"
+            except viz.DotNotFound as error:
+                viz.render(dot, str(out / f"{stem}.dot"))
+                report.files[stem] = f"{stem}.dot"
+                if "dot" not in " ".join(report.notes):
+                    report.notes.append(str(error.args[0] if error.args else error))
+
+
+def write_plots(report: TourReport, spectral: dict | None, out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        report.notes.append("matplotlib is not installed (pip install minigrad[dev]): no plots")
+        return
+    if spectral is not None:
+        _plot_singular_values(plt, spectral, report, out)
+    if report.training:
+        _plot_training(plt, report, out)
+
+
+def _plot_singular_values(plt, spectral: dict, report: TourReport, out: Path) -> None:
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    positions = np.arange(2)
+    for offset, (key, label) in enumerate((("before", "before"), ("first", "1st forward"), ("second", "2nd forward"))):
+        axis.bar(positions + (offset - 1) * 0.27, spectral[key], width=0.27, label=label)
+    axis.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    axis.set_xticks(positions, ["sigma_1", "sigma_2"])
+    axis.set_title("Singular values of the post's weight")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "singular-values.png", dpi=110)
+    plt.close(figure)
+    report.files["singular-values"] = "singular-values.png"
+
+
+def _plot_training(plt, report: TourReport, out: Path) -> None:
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    for label, style in (("plain", "-"), ("spectral norm", "--")):
+        sigmas = report.training[label]["sigmas"]
+        for layer in range(sigmas.shape[1]):
+            axis.plot(sigmas[:, layer], style, label=f"{label}, layer {layer + 1}")
+    axis.set_xlabel("step")
+    axis.set_ylabel("largest singular value")
+    axis.set_title("sigma_max per layer during training")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out / "sigma-per-layer.png", dpi=110)
+    plt.close(figure)
+    report.files["sigma-per-layer"] = "sigma-per-layer.png"
+
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    for label in ("plain", "spectral norm"):
+        axis.plot(report.training[label]["losses"], label=label)
+    axis.set_xlabel("step")
+    axis.set_ylabel("cross-entropy")
+    axis.set_title("Training loss")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "loss.png", dpi=110)
+    plt.close(figure)
+    report.files["loss"] = "loss.png"
+
+
+def _table(headers: list, rows: list) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_html(report: TourReport, out: Path) -> Path:
+    comparison_rows = [
+        (c.section, c.quantity, _fmt(c.post) if len(np.ravel(c.post)) <= 8 else "(see text)",
+         _fmt(c.ours) if len(np.ravel(c.ours)) <= 8 else "(see text)", "ok" if c.ok else "MISMATCH")
+        for c in report.comparisons
+    ]
+    check_rows = [(r["norm"], r["shape"], f"{r['fd']:.1e}", r["sympy"], r["closed"], "ok" if r["ok"] else "FAILED")
+                  for r in report.checks]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>minigrad tour</title>",
+        "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
+        "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}pre{background:#f6f6f6;padding:0.6em}</style>",
+        "</head><body><h1>minigrad tour</h1>",
+        f"<p>Status: <b>{'every check passed' if report.ok else 'SOME CHECKS FAILED'}</b>.</p>",
+        "<h2>The reference post, reproduced</h2>",
+        _table(["section", "quantity", "post", "minigrad", ""], comparison_rows),
+        "<h2>Every norm's gradient, three ways</h2>",
+        _table(["norm", "shape", "finite differences (max rel. error)", "SymPy", "closed form", ""], check_rows),
+        "<h2>Gradients as formulas</h2>",
+    ]
+    for title, text, latex in report.formulas:
+        parts.append(f"<h3>{html.escape(title)}</h3><pre>{html.escape(text)}</pre><p>LaTeX: <code>{html.escape(latex)}</code></p>")
+    if report.training:
+        parts.append("<h2>Training with and without spectral norm</h2>")
+        parts.append(_table(
+            ["model", "final loss", "accuracy", "final sigma_max per layer"],
+            [(k, f"{v['losses'][-1]:.4f}", f"{v['accuracy']:.1%}", _fmt(v["sigmas"][-1])) for k, v in report.training.items()],
+        ))
+    parts.append("<h2>Plots</h2>")
+    for key in ("singular-values", "sigma-per-layer", "loss"):
+        if key in report.files:
+            parts.append(f"<img src='{report.files[key]}' alt='{key}'>")
+    parts.append("<h2>Graphs</h2>")
+    for key, name in report.files.items():
+        if key.startswith("graph-"):
+            if name.endswith(".svg"):
+                parts.append(f"<h3>{html.escape(key[6:])}</h3><img src='{name}' alt='{key}'>")
+            else:
+                parts.append(f"<p><a href='{name}'>{html.escape(name)}</a> (Graphviz source)</p>")
+    if report.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report.notes) + "</ul>")
+    parts.append("</body></html>")
+    path = out / "report.html"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+def run(args) -> int:
+    quick = bool(getattr(args, "quick", False))
+    out = Path(getattr(args, "out", None) or "minigrad-tour")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    report = TourReport()
+    _say(f"minigrad tour{' (quick)' if quick else ''}\n")
+    spectral = reproduce_spectral_norm(report)
+    _say()
+    reproduce_weight_norm(report)
+    _say()
+    reproduce_frobenius(report)
+    _say()
+    fill_pixel_norm(report)
+    _say()
+    run_norm_checks(report, quick)
+    _say()
+    print_formulas(report)
+    _say()
+    train_models(report, 40 if quick else 300)
+    _say()
+    write_graphs(report, out)
+    write_plots(report, spectral, out)
+    page = write_html(report, out)
+    failed = [c for c in report.comparisons if not c.ok]
+    failed_checks = [row for row in report.checks if not row["ok"]]
+    _say(f"Wrote {len(report.files)} graphs and plots and {page} ({os.path.abspath(page)})")
+    for note in report.notes:
+        _say(f"  note: {note}")
+    if failed or failed_checks:
+        for c in failed:
+            _say(f"MISMATCH {c.section}: {c.quantity}: post {_fmt(c.post)} minigrad {_fmt(c.ours)}")
+        for row in failed_checks:
+            _say(f"FAILED check: {row['norm']}")
+        return 1
+    _say(f"Every number of the post reproduced and every check passed ({time.perf_counter() - started:.1f} s).")
     return 0
 
 
 def run_train(args) -> int:
-    print("minigrad train: not implemented yet", file=sys.stderr)
-    return 2
+    report = TourReport()
+    train_models(report, int(getattr(args, "steps", 300)))
+    if getattr(args, "out", None):
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_plots(report, None, out)
+    return 0
