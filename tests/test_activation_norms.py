@@ -66,10 +66,7 @@ def test_batch_norm_classic_backward_formula():
 def test_symbolic_check_2x2(name, fn, shapes):
     # The whole Jacobian of each fused op against sympy.diff (minigrad.symbolic), 2x2 input.
     result = symbolic_check(fn, shapes, seed=0, budget=4.0)
-    assert result.ok, result.report
-    assert result.method in ("proved", "matched at 3 points"), result.report
-    if name in ("pixel_norm", "rms_norm"):
-        assert result.method == "proved", result.report
+    assert result.ok and result.method == "proved", result.report
 
 
 # 3. PyTorch as the oracle -------------------------------------------------------------------------
