@@ -535,7 +535,7 @@ def run(args) -> int:
     page = write_html(report, out)
     failed = [c for c in report.comparisons if not c.ok]
     failed_checks = [row for row in report.checks if not row["ok"]]
-    _say(f"Wrote {len(report.files)} graphs and plots and {page} ({os.path.abspath(page)})")
+    _say(f"Wrote {len(report.files)} graphs and plots, and the report: {os.path.abspath(page)}")
     for note in report.notes:
         _say(f"  note: {note}")
     if failed or failed_checks:

@@ -86,7 +86,7 @@ class FrobeniusNorm(Primitive):
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         if x.dtype == object:
-            return backend.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+            return backend.sqrt(_object_sum(x * x, axis, keepdims))
         scaled, scale = _scaled_abs(x, axis)
         kept = scale * np.sqrt(np.sum(scaled * scaled, axis=axis, keepdims=True))
         return _reduce_shape(kept, axis, keepdims)
@@ -154,10 +154,13 @@ class VectorNorm(Primitive):
 def _symbolic_power_norm(x, ord, axis, keepdims):
     sp = backend.sympy()
     exponent = sp.nsimplify(ord)
-    total = np.sum(backend.abs(x) ** exponent, axis=axis, keepdims=keepdims)
-    if not isinstance(total, np.ndarray):
-        total = backend.to_object_array(total)
-    return total ** (1 / exponent)
+    return _object_sum(backend.abs(x) ** exponent, axis, keepdims) ** (1 / exponent)
+
+
+def _object_sum(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    """np.sum of SymPy entries, kept an ndarray (a full reduction returns a bare expression)."""
+    total = np.sum(x, axis=axis, keepdims=keepdims)
+    return total if isinstance(total, np.ndarray) else backend.to_object_array(total)
 
 
 @register
