@@ -359,6 +359,8 @@ def normalize(x, axis: int = -1, eps: float = 1e-12) -> Tensor:
     if not eps > 0:
         raise ValueError(f"normalize: eps must be > 0, got {eps!r}")
     length = frobenius_norm(x, axis=axis, keepdims=True)
+    if x.dtype == object:  # symbols are not compared with eps: the floor matters only at 0
+        return ops.div(x, length)
     return ops.div(x, ops.maximum(length, eps))
 
 
