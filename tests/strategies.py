@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import minigrad as mg
+import norms
 from minigrad.nn import functional as F
 
 shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
@@ -62,7 +63,28 @@ OPS = {
     "where": lambda p, i, j: mg.where(np.indices(_pick(p, i).shape).sum(axis=0) % 2 == 0, _pick(p, i), _pick(p, j)),
     "linear": lambda p, i, j: F.linear(_pick(p, i), _pick(p, j).T @ _pick(p, j) * 0.2, _pick(p, i)[0]),
     "sigmoid": lambda p, i, j: F.sigmoid(_pick(p, i)),
+    # the norms
+    "normalize_rows": lambda p, i, j: norms.normalize(_pick(p, i), axis=1),
+    "frobenius_scale": lambda p, i, j: _pick(p, i) * norms.frobenius_norm(_pick(p, j)),
+    "vector_p3": lambda p, i, j: _pick(p, i) * norms.vector_norm(_pick(p, j), 3, axis=0),
+    "vector_inf": lambda p, i, j: _pick(p, i) - norms.vector_norm(_pick(p, j), np.inf, axis=1, keepdims=True),
+    "nuclear": lambda p, i, j: _pick(p, i) * norms.matrix_norm(_pick(p, j), "nuc") * 0.1,
+    "spectral_2": lambda p, i, j: _pick(p, i) / (norms.matrix_norm(_pick(p, j), 2) + 0.5),
+    "spectral_normalize": lambda p, i, j: norms.spectral_normalize(_pick(p, i) + 2.0, *_unit_pair(_pick(p, i))),
+    "weight_normalize": lambda p, i, j: norms.weight_normalize(_pick(p, i)[:, :1], _pick(p, j) + 1.0, dim=0),
+    "layer_norm": lambda p, i, j: norms.layer_norm(_pick(p, i), (_pick(p, i).shape[1],)),
+    "rms_norm": lambda p, i, j: norms.rms_norm(_pick(p, i), (_pick(p, i).shape[1],), eps=1e-3),
+    "batch_norm": lambda p, i, j: norms.batch_norm(_pick(p, i), training=True),
+    "pixel_norm": lambda p, i, j: norms.pixel_norm(_pick(p, i), axis=0),
 }
+
+
+def _unit_pair(like):
+    """Constant unit vectors u (rows) and v (columns), in the dtype of ``like``."""
+    rows, columns = like.shape
+    u = np.full(rows, 1 / np.sqrt(rows)).astype(like.dtype)
+    v = np.full(columns, 1 / np.sqrt(columns)).astype(like.dtype)
+    return mg.tensor(u), mg.tensor(v)
 
 
 @st.composite
