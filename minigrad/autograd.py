@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import operator
 import sys
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -183,23 +184,18 @@ def _topological_order(root_nodes: Iterable[Node]) -> list:
     the same fact). Collecting the reachable nodes is a plain loop over an explicit stack,
     so the depth of the graph is limited by memory, not by Python's recursion limit.
     """
-    seen = {}
-    stack = []
-    for root in root_nodes:
-        if id(root) not in seen:
-            seen[id(root)] = root
-            stack.append(root)
+    seen = set(root_nodes)
+    stack = list(seen)
     while stack:
         for parent in stack.pop().parents:
             parent_node = parent._node
-            if parent_node is not None and id(parent_node) not in seen:
-                seen[id(parent_node)] = parent_node
+            if parent_node is not None and parent_node not in seen:
+                seen.add(parent_node)
                 stack.append(parent_node)
-    return sorted(seen.values(), key=_by_seq)
+    return sorted(seen, key=_by_seq)
 
 
-def _by_seq(node: Node) -> int:
-    return node.seq
+_by_seq = operator.attrgetter("seq")
 
 
 def _check_versions(node: Node) -> None:
@@ -219,6 +215,12 @@ def _check_versions(node: Node) -> None:
                 f"{parent.shape}) was changed in place after the op ran. Make a copy "
                 f"(x = x + ...) instead of changing it in place before backward()."
             )
+
+
+def _key(tensor):
+    """Where a tensor's gradient is collected: its node, or (a leaf) its id."""
+    node = tensor._node
+    return node if node is not None else id(tensor)
 
 
 def run_backward(
@@ -244,11 +246,11 @@ def run_backward(
     constant = Tensor._constant
     order = _topological_order([r._node for r in roots if r._node is not None])
 
-    # grads maps id(node) (or id(leaf) in grad()) to the gradient of that node's output.
+    # grads maps a node (or, in grad(), a leaf's id) to the gradient of that node's output.
     grads: dict = {}
     # Keys whose gradient array was allocated by ``accumulate`` itself and is referenced
     # nowhere else, so further contributions may be added into it in place. Ownership is
-    # tied to the key, not to the array's id: once a gradient is handed to a VJP it may be
+    # tied to the key, not to the array: once a gradient is handed to a VJP it may be
     # shared (add passes one array to both inputs), so popping a key ends its ownership.
     owned: set = set()
 
@@ -269,25 +271,23 @@ def run_backward(
     if inputs is not None:
         capture = {}
         for index, tensor in enumerate(inputs):
-            key = id(tensor._node) if tensor._node is not None else id(tensor)
-            capture.setdefault(key, []).append(index)
+            capture.setdefault(_key(tensor), []).append(index)
         # Keep only the nodes from which a requested input can be reached.
         relevant = set()
         for node in order:
-            if id(node) in capture or any(
-                (id(p._node) if p._node is not None else id(p)) in capture
-                or (p._node is not None and id(p._node) in relevant)
-                for p in node.parents
+            if node in capture or any(
+                _key(p) in capture or (p._node is not None and p._node in relevant) for p in node.parents
             ):
-                relevant.add(id(node))
-        order = [node for node in order if id(node) in relevant]
+                relevant.add(node)
+        order = [node for node in order if node in relevant]
 
     for root, grad in zip(roots, root_grads):
-        accumulate(id(root._node) if root._node is not None else id(root), grad)
+        accumulate(_key(root), grad)
 
     clock_now = InplaceClock.now
     anomaly = AnomalyMode.enabled
     results = {}
+    pop = grads.pop
     previous_mode = GradMode.enabled
     GradMode.enabled = create_graph
     # Backward allocates many short-lived objects and builds no reference cycles (nodes
@@ -300,10 +300,11 @@ def run_backward(
     AnomalyMode.enabled = False
     try:
         for node in reversed(order):
-            grad = grads.pop(id(node), None)
+            grad = pop(node, None)
             if grad is None:
                 continue
-            owned.discard(id(node))
+            if owned:
+                owned.discard(node)
             if node.out is None:
                 raise RuntimeError(_freed_message(node))
             if node.stamp != clock_now:
@@ -312,11 +313,10 @@ def run_backward(
                 _record(node, grad)
             needs = node.needs_input_grad
             if capture is not None:
-                if id(node) in capture:
-                    results[id(node)] = grad
+                if node in capture:
+                    results[node] = grad
                 needs = tuple(
-                    need and ((id(p._node) if p._node is not None else id(p)) in capture
-                              or (p._node is not None and id(p._node) in relevant))
+                    need and (_key(p) in capture or (p._node is not None and p._node in relevant))
                     for need, p in zip(needs, node.parents)
                 )
                 if True not in needs:
@@ -339,22 +339,22 @@ def run_backward(
                         f"cannot pass a gradient to it."
                     )
                 data = parent_grad._data
-                if data.shape != parent._data.shape:
+                parent_data = parent._data
+                if data.shape != parent_data.shape:
                     raise RuntimeError(
                         f"{node.op.name}: the VJP returned a gradient of shape {data.shape} "
-                        f"for an input of shape {parent._data.shape}; every gradient must have "
+                        f"for an input of shape {parent_data.shape}; every gradient must have "
                         f"its input's shape (reduce broadcast axes with unbroadcast)."
                     )
-                if data.dtype != parent._data.dtype and parent._data.dtype != object:
-                    parent_grad = (parent_grad.astype(parent.dtype) if create_graph
-                                   else constant(data.astype(parent._data.dtype)))
+                if data.dtype != parent_data.dtype and parent_data.dtype != object:
+                    parent_grad = (parent_grad.astype(parent_data.dtype) if create_graph
+                                   else constant(data.astype(parent_data.dtype)))
                 parent_node = parent._node
                 if parent_node is not None:
-                    key = id(parent_node)
-                    if key in grads:
-                        accumulate(key, parent_grad)
+                    if parent_node in grads:
+                        accumulate(parent_node, parent_grad)
                     else:
-                        grads[key] = parent_grad
+                        grads[parent_node] = parent_grad
                 elif capture is not None:
                     if id(parent) in capture:
                         accumulate(id(parent), parent_grad)
@@ -373,7 +373,7 @@ def run_backward(
         return None
     out = []
     for tensor in inputs:
-        grad = results.get(id(tensor._node)) if tensor._node is not None else grads.get(id(tensor))
+        grad = results.get(tensor._node) if tensor._node is not None else grads.get(id(tensor))
         if grad is None and not allow_unused:
             label = f" '{tensor.name}'" if tensor.name else ""
             raise RuntimeError(

@@ -37,7 +37,7 @@ def unbroadcast(grad, shape: tuple):
     gradient along (1) the prepended leading axes and (2) the axes that were 1.
     Written with minigrad ops, so it is differentiable too.
     """
-    if grad.shape == shape:
+    if grad._data.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0:
