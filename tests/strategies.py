@@ -64,7 +64,10 @@ OPS = {
     "linear": lambda p, i, j: F.linear(_pick(p, i), _pick(p, j).T @ _pick(p, j) * 0.2, _pick(p, i)[0]),
     "sigmoid": lambda p, i, j: F.sigmoid(_pick(p, i)),
     # the norms
-    "normalize_rows": lambda p, i, j: norms.normalize(_pick(p, i), axis=1),
+    # Each norm sees its input plus a fixed ramp: a norm of a (mathematically) constant
+    # input divides rounding noise by sqrt(eps), which finite differences would then read
+    # as a gradient (e.g. a batch-normed column always sums to exactly 0).
+    "normalize_rows": lambda p, i, j: norms.normalize(_ramped(_pick(p, i)), axis=1),
     "frobenius_scale": lambda p, i, j: _pick(p, i) * norms.frobenius_norm(_pick(p, j)),
     "vector_p3": lambda p, i, j: _pick(p, i) * norms.vector_norm(_pick(p, j), 3, axis=0),
     "vector_inf": lambda p, i, j: _pick(p, i) - norms.vector_norm(_pick(p, j), np.inf, axis=1, keepdims=True),
@@ -72,11 +75,17 @@ OPS = {
     "spectral_2": lambda p, i, j: _pick(p, i) / (norms.matrix_norm(_pick(p, j), 2) + 0.5),
     "spectral_normalize": lambda p, i, j: norms.spectral_normalize(_pick(p, i) + 2.0, *_unit_pair(_pick(p, i))),
     "weight_normalize": lambda p, i, j: norms.weight_normalize(_pick(p, i)[:, :1], _pick(p, j) + 1.0, dim=0),
-    "layer_norm": lambda p, i, j: norms.layer_norm(_pick(p, i), (_pick(p, i).shape[1],)),
-    "rms_norm": lambda p, i, j: norms.rms_norm(_pick(p, i), (_pick(p, i).shape[1],), eps=1e-3),
-    "batch_norm": lambda p, i, j: norms.batch_norm(_pick(p, i), training=True),
-    "pixel_norm": lambda p, i, j: norms.pixel_norm(_pick(p, i), axis=0),
+    "layer_norm": lambda p, i, j: norms.layer_norm(_ramped(_pick(p, i)), (_pick(p, i).shape[1],)),
+    "rms_norm": lambda p, i, j: norms.rms_norm(_ramped(_pick(p, i)), (_pick(p, i).shape[1],), eps=1e-3),
+    "batch_norm": lambda p, i, j: norms.batch_norm(_ramped(_pick(p, i)), training=True),
+    "pixel_norm": lambda p, i, j: norms.pixel_norm(_ramped(_pick(p, i)), axis=0),
 }
+
+
+def _ramped(tensor):
+    """tensor + 0.37 * (0, 1, 2, ...): no row, column or whole tensor is constant."""
+    ramp = (np.arange(tensor.size).reshape(tensor.shape) * 0.37).astype(tensor.dtype)
+    return tensor + ramp
 
 
 def _unit_pair(like):
