@@ -66,21 +66,43 @@ def _count(shape: tuple, axes: tuple) -> int:
     return int(np.prod([shape[a] for a in axes])) if axes else 1
 
 
+def _overflow_scale(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """max(max |x|, 1) per group: dividing by it first keeps x^2 from overflowing.
+
+    sqrt(mean(x^2) + eps) = s * sqrt(mean((x/s)^2) + eps/s^2) for any s > 0, so the
+    result does not depend on s; s >= 1 only ever shrinks values (1e300 stays finite),
+    and tiny inputs need no scaling because eps dominates their mean square anyway.
+    """
+    return np.maximum(np.max(np.abs(x), axis=axes, keepdims=True), 1.0)
+
+
 def _standardize_array(x: np.ndarray, axes: tuple, eps: float, centre: bool) -> np.ndarray:
     """xhat = x_c / sqrt(mean(x_c^2) + eps) on raw arrays (float or SymPy)."""
     count = _count(x.shape, axes)
     if centre:
         x = x - np.sum(x, axis=axes, keepdims=True) / count
-    r = backend.sqrt(np.sum(x * x, axis=axes, keepdims=True) / count + eps)
-    return x / r
+    if x.dtype == object:
+        return x / backend.sqrt(np.sum(x * x, axis=axes, keepdims=True) / count + eps)
+    scale = _overflow_scale(x, axes)
+    x = x / scale
+    return x / np.sqrt(np.sum(x * x, axis=axes, keepdims=True) / count + eps / scale / scale)
 
 
 def _standardize(x: Tensor, axes: tuple, eps: float, centre: bool) -> tuple:
-    """(xhat, r) built from engine ops: the VJPs and the composed twins both use it."""
+    """(xhat, r) built from engine ops: the VJPs and the composed twins both use it.
+
+    On numbers r is computed as s * sqrt(mean((x/s)^2) + eps/s^2) with the constant
+    s = max(max|x|, 1) (see _overflow_scale): the same function, without overflow.
+    """
     if centre:
         x = ops.sub(x, F.mean(x, axes, keepdims=True))
-    r = ops.sqrt(ops.add(F.mean(ops.mul(x, x), axes, keepdims=True), eps))
-    return ops.div(x, r), r
+    if x.dtype == object:
+        r = ops.sqrt(ops.add(F.mean(ops.mul(x, x), axes, keepdims=True), eps))
+        return ops.div(x, r), r
+    scale = Tensor._constant(_overflow_scale(x.data, axes))
+    scaled = ops.div(x, scale)
+    root = ops.sqrt(ops.add(F.mean(ops.mul(scaled, scaled), axes, keepdims=True), ops.div(ops.div(eps, scale), scale)))
+    return ops.div(scaled, root), ops.mul(scale, root)
 
 
 def _param_axes(ndim: int, axes: tuple, on_group: bool) -> tuple:

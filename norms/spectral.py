@@ -106,8 +106,11 @@ class SpectralNormalize(Primitive):
         if weight.dtype != object and sigma == 0:
             raise ValueError(
                 f"spectral_normalize: sigma = u^T W v is {float(sigma)} for a weight of shape "
-                f"{weight.shape} (dim={dim}); an all-zero weight (or u, v orthogonal to its "
-                f"range) has no scale to divide by. Initialise the weight with non-zero values."
+                f"{weight.shape} (dim={dim}, max |W| = {float(np.max(np.abs(weight))):.3g}); an "
+                f"all-zero weight, one so small that the power iteration's eps floor (1e-12 by "
+                f"default) stops u and v from being unit vectors, or u, v orthogonal to its "
+                f"range has no scale to divide by. Initialise the weight with non-zero values "
+                f"of ordinary size (or rescale it)."
             )
         return weight / sigma
 
@@ -119,8 +122,9 @@ class SpectralNormalize(Primitive):
         matrix = _as_matrix(weight, dim)
         matrix_v = ops.matmul(matrix, v)
         sigma = ops.sum_(ops.mul(u, matrix_v))
-        # c = <G, W> / sigma^2 is shared by all three gradients
-        c = ops.div(ops.sum_(ops.mul(grad, weight)), ops.mul(sigma, sigma))
+        # c = <G, W> / sigma^2 is shared by all three gradients; <G, W/sigma> / sigma (the
+        # forward's output) keeps huge weights from overflowing sigma^2 and <G, W>.
+        c = ops.div(ops.sum_(ops.mul(grad, ctx.output)), sigma)
         grad_w = grad_u = grad_v = None
         if need_w:
             outer = ops.matmul(ops.reshape(u, (u.shape[0], 1)), ops.reshape(v, (1, v.shape[0])))
@@ -186,12 +190,12 @@ def spectral_normalize_composed(weight, u, v, dim: int = 0) -> Tensor:
 def _normalize(x: Tensor, eps: float) -> Tensor:
     """x / max(||x||_2, eps): PyTorch's F.normalize, so a zero vector stays zero.
 
-    SymPy data has no max; there the plain x / ||x|| is used (symbols are never zero).
+    The norm is the scaled one of norms.functional (no overflow for 1e300 entries);
+    SymPy data has no max, so there the plain x / ||x|| is used (symbols are never zero).
     """
-    norm = ops.sqrt(ops.sum_(ops.mul(x, x)))
-    if x.dtype == object:
-        return ops.div(x, norm)
-    return ops.div(x, ops.maximum(norm, eps))
+    from norms.functional import normalize
+
+    return normalize(x, axis=0, eps=eps)
 
 
 def _power_iteration(matrix: Tensor, u: Tensor, n_iterations: int, eps: float) -> tuple:

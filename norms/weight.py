@@ -34,6 +34,7 @@ from minigrad.nn.layers import Linear, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.tensor import Tensor, lift
+from norms.functional import FrobeniusNorm, frobenius_norm
 
 __all__ = [
     "WeightNorm", "WeightNormalize", "weight_normalize", "weight_normalize_composed",
@@ -72,7 +73,7 @@ def _normalize_dim(dim, ndim: int, function: str) -> int | None:
 def norm_except_dim(v: np.ndarray, dim: int | None) -> np.ndarray:
     """||v||_2 over every axis but ``dim`` (keepdims-shaped; a 0-d array for dim None)."""
     axes = _reduced_axes(v.ndim, dim)
-    return np.sqrt(np.sum(v * v, axis=axes, keepdims=dim is not None))
+    return FrobeniusNorm.forward(None, v, axes, dim is not None)  # scaled: no overflow
 
 
 @register
@@ -102,7 +103,7 @@ class WeightNormalize(Primitive):
     @staticmethod
     def forward(ctx, g, v, dim, eps):
         axes = _reduced_axes(v.ndim, dim)
-        norm = backend.sqrt(np.sum(v * v, axis=axes, keepdims=True))
+        norm = FrobeniusNorm.forward(None, v, axes, True)  # scaled: 1e300 entries do not overflow
         if v.dtype != object:
             norm = np.maximum(norm, eps)   # SymPy symbols are never zero, so no floor there
         return g * (v / norm)
@@ -113,7 +114,7 @@ class WeightNormalize(Primitive):
         dim, eps = ctx.attrs["dim"], ctx.attrs["eps"]
         need_g, need_v = ctx.needs_input_grad
         axes = _reduced_axes(v.ndim, dim)
-        norm = ops.sqrt(ops.sum_(ops.mul(v, v), axes, keepdims=True))
+        norm = frobenius_norm(v, axes, keepdims=True)
         s = ops.sum_(ops.mul(grad, v), axes, keepdims=True)
         # Slices shorter than eps are divided by eps, and lose the projection term.
         active = None if v.dtype == object else norm.data >= eps
@@ -126,7 +127,7 @@ class WeightNormalize(Primitive):
         if need_g:
             grad_g = ops.unbroadcast(ops.div(s, floored), g.shape)
         if need_v:
-            projection = ops.div(s, ops.mul(safe, floored))
+            projection = ops.div(ops.div(s, safe), floored)  # s/n^2 without forming n^2
             if active is not None and not active.all():
                 projection = ops.where(active, projection, 0.0)
             grad_v = ops.mul(ops.div(g, floored), ops.sub(grad, ops.mul(v, projection)))
