@@ -233,6 +233,75 @@ def _(model, opt, tmp):
     opt.load_state_dict(other.state_dict())
 
 
+# -- norms ---------------------------------------------------------------------------------------------
+@case("norms", "spectral_norm registered twice on one weight", RuntimeError, "Cannot register two spectral_norm hooks on the same parameter weight")
+def _(model, opt, tmp):
+    import norms
+
+    layer = nn.Linear(3, 3)
+    norms.spectral_norm(layer)
+    norms.spectral_norm(layer)
+
+
+@case("norms", "spectral_norm with n_power_iterations=0", ValueError, "Expected n_power_iterations to be positive, but got n_power_iterations=0")
+def _(model, opt, tmp):
+    import norms
+
+    norms.spectral_norm(model[0], n_power_iterations=0)
+
+
+@case("norms", "remove_spectral_norm where there is none", ValueError, "spectral_norm of 'weight' not found in")
+def _(model, opt, tmp):
+    import norms
+
+    norms.remove_spectral_norm(model[0])
+
+
+@case("norms", "weight_norm with dim out of range", IndexError, "weight_norm: dim 2 is out of range for a weight with 2 dimension")
+def _(model, opt, tmp):
+    import norms
+
+    norms.weight_norm(model[0], dim=2)
+
+
+@case("norms", "matrix_norm of a vector", ValueError, "The input tensor A must have at least 2 dimensions")
+def _(model, opt, tmp):
+    import norms
+
+    norms.matrix_norm(model[0].bias, "fro")
+
+
+@case("norms", "norm with ord of a 3-D tensor and no axis", ValueError, "If dim is not specified but ord is, the input must be 1D or 2D. Got 3D.")
+def _(model, opt, tmp):
+    import norms
+
+    norms.norm(mg.zeros(2, 2, 2), ord=2)
+
+
+@case("norms", "matrix_norm with an unsupported ord", ValueError, "linalg.matrix_norm: Order 3 not supported.")
+def _(model, opt, tmp):
+    import norms
+
+    norms.matrix_norm(model[0].weight, 3)
+
+
+@case("norms", "BatchNorm1d on a batch of one in training", ValueError, "Expected more than 1 value per channel when training")
+def _(model, opt, tmp):
+    import norms
+
+    norms.BatchNorm1d(4)(model[0](mg.randn(1, 3)))
+
+
+@case("norms", "spectral_norm of an all-zero weight", ValueError, "sigma = u\\^T W v is 0.0")
+def _(model, opt, tmp):
+    import norms
+
+    layer = nn.Linear(3, 2)
+    layer.weight.data = np.zeros((2, 3))
+    norms.spectral_norm(layer)
+    layer(mg.ones(3))
+
+
 # -- files ------------------------------------------------------------------------------------------------
 @case("save/load", "loading a pickle renamed to .npz", ValueError, "not a minigrad checkpoint")
 def _(model, opt, tmp):
