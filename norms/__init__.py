@@ -3,6 +3,6 @@ from norms.spectral import remove_spectral_norm, spectral_norm, spectral_normali
 from norms.weight import remove_weight_norm, weight_norm, weight_norm_init, weight_normalize, weight_normalize_composed
 from norms.activation import BatchNorm1d, LayerNorm, PixelNorm, RMSNorm, batch_norm, layer_norm, pixel_norm, rms_norm
 from norms.functional import (
-    frobenius_norm, frobenius_norm_composed, matrix_norm, norm, normalize, power_iteration,
-    vector_norm, vector_norm_composed,
+    frobenius_norm, frobenius_norm_composed, matrix_norm, matrix_norm_composed, norm, normalize,
+    power_iteration, vector_norm, vector_norm_composed,
 )
