@@ -210,8 +210,8 @@ show(fig)
 # Where do they come from? One power-iteration step per SGD step keeps up as long as the
 # top singular vector of $W$ turns slowly. It turns fast when the top two singular values
 # are close: a small change of $W$ can then swap which direction is "top", and $u$ needs
-# several steps to follow. The layers of this network have $\sigma_2/\sigma_1$ between
-# about 0.8 and 0.95 of their weight, close enough for that to happen:
+# several steps to follow. The first two weights of this network have
+# $\sigma_2/\sigma_1$ of roughly 0.85 to 0.95, close enough for that to happen:
 
 # %%
 worst_step, worst_layer = np.unravel_index(np.argmax(settled), settled.shape)
