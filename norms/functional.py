@@ -31,7 +31,9 @@ answer. LAPACK scales the SVD itself.
 
 NaN and inf (documented propagation, never a silent number)
     * A slice holding NaN has norm NaN and gradient NaN; other slices are untouched.
-      (PyTorch returns a gradient of 0 for the NaN slice of an inf-norm; we keep the NaN.)
+      (ord 1: only the NaN entry's gradient is NaN, since sign(x_i) involves no other entry.
+      PyTorch returns a gradient of 0 for the NaN slice of an inf-norm; we keep the NaN.)
+    * ord 0 counts NaN as non-zero (NaN != 0), as PyTorch; its gradient stays 0.
     * A slice holding inf has norm inf (ord 0: the count, as PyTorch).
     * 'nuc', 2 and -2 refuse non-finite matrices with an error, as torch.linalg.svd does.
 
