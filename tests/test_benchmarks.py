@@ -30,7 +30,9 @@ def test_quick_benchmark_run_writes_finite_results(tmp_path):
     for case, numbers in results.items():
         for key, value in numbers.items():
             if isinstance(value, float):
-                assert math.isfinite(value) and value >= 0, (case, key, value)
+                assert math.isfinite(value), (case, key, value)
+                if not key.endswith("growth"):  # growth exponents may dip below 0 on tiny sizes
+                    assert value >= 0, (case, key, value)
     assert results["mlp_step float64 batch 64"]["minigrad_over_numpy"] > 0
     table = (tmp_path / "results.md").read_text()
     assert "| mlp_step float64 batch 64 | minigrad_over_numpy |" in table
