@@ -78,15 +78,37 @@ class Derivation:
 
 
 def is_zero(expr: sp.Expr) -> bool:
-    """Decide that ``expr`` is identically 0: cheap rational cancellation first (square
-    roots are independent generators for it, which is enough for most norms), then
-    power simplification, then ``simplify`` (slow, but only reached when needed)."""
+    """Decide that ``expr`` is identically 0.
+
+    A counterexample first: a value clearly away from 0 at a rational point settles "no"
+    at once (``simplify`` can take minutes to fail). Then the proof: rational
+    cancellation (square roots are independent generators for it, which is enough for
+    most norms), power simplification, and ``simplify`` last.
+    """
     combined = sp.together(expr)
-    if combined == 0 or sp.cancel(combined) == 0:
+    if combined == 0:
+        return True
+    if _counterexample(combined):
+        return False
+    if sp.cancel(combined) == 0:
         return True
     if sp.cancel(sp.powsimp(combined)) == 0:
         return True
     return sp.simplify(sp.radsimp(combined)) == 0
+
+
+def _counterexample(expr: sp.Expr) -> bool:
+    """True when ``expr`` is clearly non-zero at a fixed rational point (positive symbols get
+    positive values). A tiny value proves nothing either way: the proof steps decide then."""
+    point = {}
+    for index, symbol in enumerate(sorted(expr.free_symbols, key=str)):
+        value = sp.Rational(7 + 5 * index, 3 + (index % 4))
+        point[symbol] = value if symbol.is_positive or index % 2 == 0 else -value
+    try:
+        value = complex(sp.N(expr.xreplace(point), 30))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    return abs(value) > 1e-12
 
 
 # ---------------------------------------------------------------------------------------
