@@ -493,8 +493,10 @@ def vector_norm_composed(x, ord=2, axis=None, keepdims: bool = False) -> Tensor:
         # formed as an exact 0 by pow_scalar, so no NaN.
         ones = ops.pow_scalar(ops.abs_(x), 0)
         return ops.sum_(ops.where(x.data != 0, ones, 0.0), axis=axis, keepdims=keepdims)
-    powered = ops.pow_scalar(ops.abs_(x), ord)
-    return ops.pow_scalar(ops.sum_(powered, axis=axis, keepdims=keepdims), 1.0 / ord)
+    # Exact exponents on SymPy data, or SymPy cannot cancel x**3.0 against x**(1/3)
+    exponent = backend.sympy().nsimplify(ord) if x.dtype == object else ord
+    powered = ops.pow_scalar(ops.abs_(x), exponent)
+    return ops.pow_scalar(ops.sum_(powered, axis=axis, keepdims=keepdims), 1 / exponent)
 
 
 def _move_last(x: Tensor, axes: tuple) -> Tensor:
