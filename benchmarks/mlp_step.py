@@ -9,9 +9,10 @@ and would slow the next BLAS call of whatever ran after it.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+
+from benchmarks.common import interleaved_medians, median_seconds
 
 
 def make_problem(batch: int = 64, dtype=np.float64, seed: int = 0):
@@ -85,30 +86,14 @@ def torch_step_factory(x, y, params):
     return step, weights
 
 
-def median_time(fn, repeat: int, number: int) -> float:
-    """Median over ``repeat`` runs of the mean time of ``number`` calls, in seconds."""
-    for _ in range(max(3, number // 4)):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return float(np.median(samples))
-
-
 def run(batch: int = 64, dtype=np.float64, repeat: int = 15, number: int = 50, torch_too: bool = True) -> dict:
     x, y, params = make_problem(batch, dtype)
     step, _ = minigrad_step_factory(x, y, params)
     results = {}
     # Interleave minigrad and NumPy in rounds so that machine noise hits both alike.
-    numpy_times, minigrad_times = [], []
-    for _ in range(repeat):
-        numpy_times.append(median_time(lambda: numpy_step(x, y, params), 1, number))
-        minigrad_times.append(median_time(step, 1, number))
-    results["numpy_ms"] = float(np.median(numpy_times)) * 1e3
-    results["minigrad_ms"] = float(np.median(minigrad_times)) * 1e3
+    timed = interleaved_medians({"numpy": lambda: numpy_step(x, y, params), "minigrad": step}, repeat, number)
+    results["numpy_ms"] = timed["numpy"] * 1e3
+    results["minigrad_ms"] = timed["minigrad"] * 1e3
     results["minigrad_over_numpy"] = results["minigrad_ms"] / results["numpy_ms"]
     if torch_too:
         try:
@@ -119,7 +104,7 @@ def run(batch: int = 64, dtype=np.float64, repeat: int = 15, number: int = 50, t
         import torch
 
         torch_step, _ = torch_step_factory(x, y, params)
-        results["torch_ms"] = median_time(torch_step, repeat, number) * 1e3
+        results["torch_ms"] = median_seconds(torch_step, repeat, number) * 1e3
         results["minigrad_over_torch"] = results["minigrad_ms"] / results["torch_ms"]
         results["torch_threads"] = torch.get_num_threads()
     return results

@@ -28,10 +28,7 @@ def _to_array(data, dtype=None) -> np.ndarray:
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if _is_sympy(data):
         return backend.to_object_array(data)
-    array = np.asarray(data, dtype=dtype)
-    if array.dtype == object and dtype is None:
-        return array
-    return array
+    return np.asarray(data, dtype=dtype)
 
 
 class Tensor:
