@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
 import itertools
 import operator
 import sys
@@ -99,6 +100,17 @@ def bump_version(tensor) -> None:
 _sequence = itertools.count()
 
 
+class _NodeExtras:
+    """The rarely used fields of a node, kept apart so that every op does not pay for them."""
+
+    __slots__ = ("retained", "grad_record", "trace")
+
+    def __init__(self):
+        self.retained = None
+        self.grad_record = None
+        self.trace = None
+
+
 class Node:
     """One recorded op application: the context a primitive's VJP reads.
 
@@ -111,14 +123,15 @@ class Node:
         saved             anything extra the forward stored for the VJP (dropped likewise)
         stamp             the in-place clock when the op ran (-1: its output was changed)
         seq               creation number: inputs' nodes always have smaller ones
+    and three that few nodes use, stored together in ``extras`` (None until one is set):
         retained          weak references of tensors that asked for ``retain_grad()``
         grad_record       under ``record_grads``: the gradient that reached this node
         trace             under ``detect_anomaly``: where in user code the op was created
     """
 
     __slots__ = (
-        "op", "parents", "attrs", "needs_input_grad", "out", "saved", "stamp", "seq",
-        "retained", "grad_record", "trace", "__weakref__",
+        "op", "parents", "attrs", "needs_input_grad", "out", "saved", "stamp", "seq", "extras",
+        "__weakref__",
     )
 
     def __init__(self, op, parents, attrs, needs_input_grad):
@@ -130,9 +143,36 @@ class Node:
         self.saved = None
         self.stamp = InplaceClock.now
         self.seq = next(_sequence)
-        self.retained = None
-        self.grad_record = None
-        self.trace = None
+        self.extras = None
+
+    def _extras(self) -> _NodeExtras:
+        if self.extras is None:
+            self.extras = _NodeExtras()
+        return self.extras
+
+    @property
+    def retained(self):
+        return None if self.extras is None else self.extras.retained
+
+    @retained.setter
+    def retained(self, value) -> None:
+        self._extras().retained = value
+
+    @property
+    def grad_record(self):
+        return None if self.extras is None else self.extras.grad_record
+
+    @grad_record.setter
+    def grad_record(self, value) -> None:
+        self._extras().grad_record = value
+
+    @property
+    def trace(self):
+        return None if self.extras is None else self.extras.trace
+
+    @trace.setter
+    def trace(self, value) -> None:
+        self._extras().trace = value
 
     @property
     def freed(self) -> bool:
@@ -244,7 +284,6 @@ def run_backward(
     from minigrad.tensor import Tensor
 
     constant = Tensor._constant
-    order = _topological_order([r._node for r in roots if r._node is not None])
 
     # grads maps a node (or, in grad(), a leaf's id) to the gradient of that node's output.
     grads: dict = {}
@@ -267,8 +306,17 @@ def run_backward(
             grads[key] = constant(np.asarray(previous._data + grad._data))
             owned.add(key)
 
+    # The nodes still to visit, as a heap of (-creation number, node): every consumer of a
+    # node was created after it, so visiting in decreasing creation number runs a node's
+    # VJP only once all of its gradient has arrived. backward() pushes a node when its
+    # first gradient arrives, so no separate pass over the graph is needed; grad() visits
+    # only the nodes that lead to the requested inputs, found beforehand.
     capture = relevant = None
-    if inputs is not None:
+    if inputs is None:
+        queue = [(-node.seq, node) for node in {r._node for r in roots if r._node is not None}]
+        heapq.heapify(queue)
+    else:
+        order = _topological_order([r._node for r in roots if r._node is not None])
         capture = {}
         for index, tensor in enumerate(inputs):
             capture.setdefault(_key(tensor), []).append(index)
@@ -279,15 +327,19 @@ def run_backward(
                 _key(p) in capture or (p._node is not None and p._node in relevant) for p in node.parents
             ):
                 relevant.add(node)
-        order = [node for node in order if node in relevant]
+        queue = [(-node.seq, node) for node in reversed(order) if node in relevant]  # a heap
 
     for root, grad in zip(roots, root_grads):
         accumulate(_key(root), grad)
+    # Memory already owned by someone (the seed gradients), or given to a leaf's .grad.
+    handed = {id(g._data.base if g._data.base is not None else g._data) for g in root_grads}
 
     clock_now = InplaceClock.now
     anomaly = AnomalyMode.enabled
     results = {}
     pop = grads.pop
+    discover = capture is None
+    heappush, heappop = heapq.heappush, heapq.heappop
     previous_mode = GradMode.enabled
     GradMode.enabled = create_graph
     # Backward allocates many short-lived objects and builds no reference cycles (nodes
@@ -299,7 +351,8 @@ def run_backward(
     # are, below, so the error names the op whose gradient went wrong, not a helper op.
     AnomalyMode.enabled = False
     try:
-        for node in reversed(order):
+        while queue:
+            node = heappop(queue)[1]
             grad = pop(node, None)
             if grad is None:
                 continue
@@ -309,7 +362,7 @@ def run_backward(
                 raise RuntimeError(_freed_message(node))
             if node.stamp != clock_now:
                 _check_versions(node)
-            if node.retained is not None or node.grad_record is not None:
+            if node.extras is not None:
                 _record(node, grad)
             needs = node.needs_input_grad
             if capture is not None:
@@ -346,20 +399,25 @@ def run_backward(
                         f"for an input of shape {parent_data.shape}; every gradient must have "
                         f"its input's shape (reduce broadcast axes with unbroadcast)."
                     )
-                if data.dtype != parent_data.dtype and parent_data.dtype != object:
-                    parent_grad = (parent_grad.astype(parent_data.dtype) if create_graph
-                                   else constant(data.astype(parent_data.dtype)))
+                dtype = parent_data.dtype
+                if data.dtype is not dtype and data.dtype != dtype and dtype != object:
+                    parent_grad = (parent_grad.astype(dtype) if create_graph
+                                   else constant(data.astype(dtype)))
                 parent_node = parent._node
-                if parent_node is not None:
-                    if parent_node in grads:
-                        accumulate(parent_node, parent_grad)
-                    else:
-                        grads[parent_node] = parent_grad
-                elif capture is not None:
-                    if id(parent) in capture:
+                if parent_node is None:
+                    if capture is None:
+                        if parent.grad is None and not create_graph:
+                            parent.grad = _unshared(parent_grad, handed, constant)
+                        else:
+                            _accumulate_leaf(parent, parent_grad, create_graph)
+                    elif id(parent) in capture:
                         accumulate(id(parent), parent_grad)
+                elif parent_node in grads:
+                    accumulate(parent_node, parent_grad)
                 else:
-                    _accumulate_leaf(parent, parent_grad, create_graph)
+                    grads[parent_node] = parent_grad
+                    if discover:
+                        heappush(queue, (-parent_node.seq, parent_node))
             if not retain_graph:
                 node.out = None
                 node.saved = None
@@ -396,17 +454,35 @@ def _record(node: Node, grad) -> None:
 
 
 def _accumulate_leaf(leaf: "Tensor", grad: "Tensor", create_graph: bool) -> None:
-    """Add a finished gradient into a leaf's ``.grad`` (PyTorch's AccumulateGrad)."""
-    from minigrad.tensor import Tensor
+    """Add a finished gradient into a leaf's ``.grad`` (PyTorch's AccumulateGrad).
 
+    (A leaf's first gradient without create_graph is handed over by ``_unshared``.)
+    """
     if leaf.grad is None:
-        # The array may be shared with another gradient (add's VJP passes one array to
-        # both inputs), so later accumulation below always makes a new array.
-        leaf.grad = grad if create_graph else Tensor._constant(grad.data)
+        leaf.grad = grad
     elif create_graph or leaf.grad.requires_grad:
         leaf.grad = leaf.grad + grad
     else:
-        leaf.grad = Tensor._constant(leaf.grad.data + grad.data)
+        leaf.grad = type(grad)._constant(leaf.grad._data + grad._data)
+
+
+def _unshared(grad: "Tensor", handed: set, constant) -> "Tensor":
+    """A leaf's first gradient, as a tensor of its own whose array no other leaf holds.
+
+    A VJP may pass one array to several inputs (add gives ``g`` to both), and the seed
+    gradient is the caller's array. So that changing one ``.grad`` in place never changes
+    another (PyTorch's rule too), a writable array whose memory was already handed out in
+    this backward pass is copied; read-only arrays (broadcast views) cannot be changed, so
+    they are shared as they are.
+    """
+    data = grad._data
+    if data.flags.writeable:
+        base = data.base if data.base is not None else data
+        if id(base) in handed:
+            data = data.copy()
+            base = data
+        handed.add(id(base))
+    return constant(data)
 
 
 def _check_anomaly_backward(node: Node, input_grads) -> None:

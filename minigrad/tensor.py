@@ -440,30 +440,29 @@ def lift(value, like: Tensor | None = None) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    if type(value) is float or type(value) is int:
+    kind = type(value)
+    if kind is float or kind is int:
         dtype = like._data.dtype if like is not None and isinstance(like, Tensor) else None
-        # Keyed by dtype first; within a float dtype 1 and 1.0 give the same array, while
-        # without one an int must stay an int, so the Python type joins the key there.
-        by_value = _CONSTANTS.get(dtype)
-        if by_value is None:
-            by_value = _CONSTANTS[dtype] = {}
-        key = value if dtype is not None and dtype.kind in _FLOAT_KINDS else (value, type(value))
-        cached = by_value.get(key)
+        key = (dtype, value, kind)
+        cached = _CONSTANTS.get(key)
         if cached is not None:
             return cached
-        if dtype is None or dtype.kind not in _FLOAT_KINDS:
-            if dtype == object:
-                array = backend.to_object_array(value)
-            else:
-                array = np.asarray(value)
-        else:
-            array = np.asarray(value, dtype=dtype)
-        array.flags.writeable = False
-        constant = Tensor._constant(array)
-        if len(by_value) < 4096:
-            by_value[key] = constant
-        return constant
+        return _number_constant(key)
     return Tensor._constant(_to_array(value))
+
+
+def _number_constant(key: tuple) -> Tensor:
+    """The constant tensor for (dtype of ``like``, number, its Python type), cached."""
+    dtype, value, _ = key
+    if dtype is None or dtype.kind not in _FLOAT_KINDS:
+        array = backend.to_object_array(value) if dtype == object else np.asarray(value)
+    else:
+        array = np.asarray(value, dtype=dtype)
+    array.flags.writeable = False
+    constant = Tensor._constant(array)
+    if len(_CONSTANTS) < 4096:
+        _CONSTANTS[key] = constant
+    return constant
 
 
 _CONSTANTS: dict = {}

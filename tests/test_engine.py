@@ -342,3 +342,51 @@ def test_shared_gradient_arrays_are_never_added_into_in_place():
     (s * 1.0 + s * 1.0 + r).sum().backward()
     # dy/dp = 2 + 1, dy/dq = 2, so dy/dc = 3 * 2 + 2 * 3
     np.testing.assert_allclose(c.grad.data, [12.0, 12.0])
+
+
+def test_leaf_gradients_never_share_memory_with_each_other_or_the_seed():
+    # add's VJP hands one array to both inputs, reshape's VJP a view of it, and the seed
+    # gradient is the caller's array: changing one .grad in place must change nothing else.
+    a = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    b = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    c = mg.tensor(np.ones(6), requires_grad=True)
+    seed = np.arange(6.0).reshape(2, 3)
+    (a + b + c.reshape(2, 3)).backward(seed)
+    grads = [a.grad.data, b.grad.data, c.grad.data]
+    for i, first in enumerate(grads):
+        assert not np.shares_memory(first, seed)
+        for second in grads[i + 1:]:
+            assert not np.shares_memory(first, second)
+    a.grad.data[...] = -1.0
+    np.testing.assert_array_equal(b.grad.data, seed)
+    np.testing.assert_array_equal(c.grad.data, seed.ravel())
+    np.testing.assert_array_equal(seed, np.arange(6.0).reshape(2, 3))
+
+
+def test_nodes_built_by_the_hot_path_have_every_field_set():
+    # apply() fills nodes in without Node.__init__ (for speed): every slot must still be set.
+    from minigrad.autograd import Node
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    built = [(x * 2.0)._node, mg.tanh(x)._node, mg.stack([x, x, x])._node]
+    reference = Node(built[0].op, built[0].parents, {}, (True, True))
+    for node in built + [reference]:
+        for field in Node.__slots__:
+            if field != "__weakref__":
+                getattr(node, field)  # raises AttributeError if apply forgot one
+        assert node.extras is None and node.retained is None and node.trace is None
+    assert [n.seq for n in built] == sorted(n.seq for n in built)
+
+
+def test_backward_visits_a_node_only_after_all_its_consumers():
+    # A diamond whose branches have very different lengths: the short branch's gradient
+    # reaches the shared node first, and the long one's must still be added before its VJP.
+    x = mg.tensor([0.5, -1.0], requires_grad=True)
+    shared = mg.tanh(x)
+    long_branch = shared
+    for _ in range(50):
+        long_branch = long_branch * 1.01
+    y = (shared * 3.0 + long_branch).sum()
+    y.backward()
+    slope = 1 - np.tanh(x.data) ** 2
+    np.testing.assert_allclose(x.grad.data, slope * (3.0 + 1.01 ** 50), rtol=1e-13)

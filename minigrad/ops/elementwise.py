@@ -66,9 +66,10 @@ class Add(Primitive):
     def vjp(ctx, grad):
         a, b = ctx.parents
         need_a, need_b = ctx.needs_input_grad
+        shape = grad._data.shape
         return (
-            unbroadcast(grad, a.shape) if need_a else None,
-            unbroadcast(grad, b.shape) if need_b else None,
+            (grad if a._data.shape == shape else unbroadcast(grad, a.shape)) if need_a else None,
+            (grad if b._data.shape == shape else unbroadcast(grad, b.shape)) if need_b else None,
         )
 
 

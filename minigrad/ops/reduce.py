@@ -35,10 +35,18 @@ def _kept_shape(shape: tuple, axes: tuple) -> tuple:
 
 
 def _expand(grad, input_shape: tuple, axes: tuple, keepdims: bool):
-    """Broadcast a reduction's gradient back over the reduced axes."""
+    """Broadcast a reduction's gradient back over the reduced axes.
+
+    The shapes are right by construction (they come from the forward), so the primitives
+    are applied directly, without the argument checks of ``reshape``/``broadcast_to``.
+    """
     if not keepdims:
-        grad = reshape(grad, _kept_shape(input_shape, axes))
-    return broadcast_to(grad, input_shape)
+        kept = _kept_shape(input_shape, axes)
+        if grad._data.shape != kept:
+            grad = apply(Reshape, grad, shape=kept)
+    if grad._data.shape == input_shape:
+        return grad
+    return apply(BroadcastTo, grad, shape=input_shape)
 
 
 @register
@@ -117,4 +125,4 @@ def min_(a, axis=None, keepdims: bool = False):
 
 
 from minigrad.ops.elementwise import mul, neg  # noqa: E402
-from minigrad.ops.shape import broadcast_to, reshape  # noqa: E402
+from minigrad.ops.shape import BroadcastTo, Reshape  # noqa: E402

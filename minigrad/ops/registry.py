@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.autograd import AnomalyMode, GradMode, Node, _creation_trace
+from minigrad.autograd import AnomalyMode, GradMode, InplaceClock, Node, _creation_trace, _sequence
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 REGISTRY: dict = {}
@@ -68,10 +68,10 @@ def unregister(name: str) -> None:
     REGISTRY.pop(name, None)
 
 
-# Shared needs-tuples for one and two inputs: every object a node allocates is one more for
-# Python's cyclic garbage collector to walk, and these never change.
-_NEEDS_ONE = {False: (False,), True: (True,)}
-_NEEDS_PAIR = {False: {False: (False, False), True: (False, True)},
+# Shared needs-tuples for one and two inputs (None: no input needs a gradient): every
+# object a node allocates is one more for Python's cyclic garbage collector to walk.
+_NEEDS_ONE = {False: None, True: (True,)}
+_NEEDS_PAIR = {False: {False: None, True: (False, True)},
                True: {False: (True, False), True: (True, True)}}
 
 
@@ -79,40 +79,71 @@ def apply(op, *inputs, **attrs):
     """Run primitive ``op`` on tensors ``inputs`` and record it when a gradient is needed.
 
     This is the engine's hot path: the forward runs on raw arrays, and only when recording
-    is on and some input requires grad is a node built. Nothing else happens per op. (The
-    one- and two-input cases are spelled out because a comprehension costs a frame.)
+    is on and some input requires grad is a node built. Nothing else happens per op. For
+    speed the one- and two-input cases are spelled out (a comprehension costs a frame), and
+    the node and the result tensor are filled in here rather than through their
+    constructors (a Python call costs more than the nine field stores; ``Node.__init__``
+    documents the same fields).
     """
     count = len(inputs)
     if count == 2:
         first, second = inputs
-        arrays = (first._data, second._data)
-        needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad]
+        needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad] if GradMode.enabled else None
     elif count == 1:
-        arrays = (inputs[0]._data,)
-        needs = _NEEDS_ONE[inputs[0].requires_grad]
+        first = inputs[0]
+        needs = _NEEDS_ONE[first.requires_grad] if GradMode.enabled else None
     else:
-        arrays = tuple([t._data for t in inputs])
         needs = tuple([t.requires_grad for t in inputs])
-    if GradMode.enabled and True in needs:
-        node = Node(op, inputs, attrs, needs)
-        out = op.forward(node, *arrays, **attrs)
-        if type(out) is not np.ndarray:
-            out = _as_array(out)
-        node.out = out
-        if AnomalyMode.enabled:
-            node.trace = _creation_trace()
-            _check_anomaly_forward(op, out, node)
-        return _from_op(out, node)
-    out = op.forward(None, *arrays, **attrs)
+        if not GradMode.enabled or True not in needs:
+            needs = None
+    if needs is None:
+        node = None
+    else:
+        node = _new(Node)
+        node.op = op
+        node.parents = inputs
+        node.attrs = attrs
+        node.needs_input_grad = needs
+        node.saved = None
+        node.stamp = InplaceClock.now
+        node.seq = _next_seq()
+        node.extras = None
+    # (a call with **{} is a slower kind of call in CPython, and most ops have no attrs)
+    if count == 2:
+        if attrs:
+            out = op.forward(node, first._data, second._data, **attrs)
+        else:
+            out = op.forward(node, first._data, second._data)
+    elif count == 1:
+        if attrs:
+            out = op.forward(node, first._data, **attrs)
+        else:
+            out = op.forward(node, first._data)
+    else:
+        out = op.forward(node, *[t._data for t in inputs], **attrs)
     if type(out) is not np.ndarray:
         out = _as_array(out)
+    tensor = _new(Tensor)
+    tensor._data = out
+    tensor.grad = None
+    tensor.name = None
+    tensor._version = 0
+    tensor._node = node
+    if node is None:
+        tensor.requires_grad = False
+        if AnomalyMode.enabled:
+            _check_anomaly_forward(op, out, None)
+        return tensor
+    tensor.requires_grad = True
+    node.out = out
     if AnomalyMode.enabled:
-        _check_anomaly_forward(op, out, None)
-    return _constant(out)
+        node.trace = _creation_trace()
+        _check_anomaly_forward(op, out, node)
+    return tensor
 
 
-_from_op = Tensor._from_op
-_constant = Tensor._constant
+_new = object.__new__
+_next_seq = _sequence.__next__
 
 
 def _as_array(value) -> np.ndarray:

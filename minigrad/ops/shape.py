@@ -6,6 +6,8 @@ scatter into the indexed places, split along the joined axis.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minigrad.ops.registry import Primitive, apply, register
@@ -183,12 +185,12 @@ def reshape(a, *shape):
 def _resolve_shape(shape: tuple, size: int) -> tuple:
     if shape.count(-1) > 1:
         raise ValueError("only one -1")
-    known = int(np.prod([s for s in shape if s != -1])) if shape else 1
+    known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
         if known == 0 or size % known:
             raise ValueError("does not divide")
         shape = tuple(size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape)) != size or any(s < 0 for s in shape):
+    if math.prod(shape) != size or any(s < 0 for s in shape):
         raise ValueError("size mismatch")
     return shape
 
@@ -224,7 +226,6 @@ def broadcast_to(a, shape):
     if shape == a.shape:
         return a
     try:
-        np.broadcast_shapes(a.shape, shape)
         if len(shape) < a.ndim or np.broadcast_shapes(a.shape, shape) != shape:
             raise ValueError
     except ValueError:
