@@ -8,12 +8,16 @@ costs about 2 P forward passes for P parameters; fast mode compares one random p
 is run only up to about 10k parameters and reported as skipped above that (about 200k
 forward passes at 100k parameters: minutes, not a benchmark).
 
-Thread counts are left as they are. On a loaded 2-core machine a multi-threaded OpenBLAS
-can make each small matrix product wait for a busy core, so fast mode is also timed with
-one BLAS thread: in process with threadpoolctl when it is installed, otherwise in a child
-process started with OPENBLAS_NUM_THREADS=1 (and OMP/MKL likewise), which needs nothing
-installed. Every check must pass (``*_ok``): a failing check would not be the cost of a
-check.
+Fast mode is the median of 5 checks; full mode of 3 at 1k parameters and a single check
+(about 3 s) at 10k, warmed up by the 1k runs (``full_samples_<label>``).
+
+Thread counts are left as they are (``python -m benchmarks`` runs every case with one
+BLAS thread). On a loaded 2-core machine a multi-threaded OpenBLAS can make each small
+matrix product wait for a busy core, so when more than one thread is allowed, fast mode is
+also timed with one BLAS thread: in process with threadpoolctl when it is installed,
+otherwise in a child process started with OPENBLAS_NUM_THREADS=1 (and OMP/MKL likewise),
+which needs nothing installed. Every check must pass (``*_ok``): a failing check would not
+be the cost of a check.
 """
 from __future__ import annotations
 
@@ -66,7 +70,7 @@ def make_check(inputs: int, hidden: int, seed: int = 0):
     return mlp_loss, params
 
 
-def time_check(inputs: int, hidden: int, fast_mode: bool, repeat: int) -> tuple:
+def time_check(inputs: int, hidden: int, fast_mode: bool, repeat: int, warmup: int = 1) -> tuple:
     """(median seconds of one check, every check passed, forward passes of one check)."""
     from minigrad.gradcheck import check_gradients
 
@@ -77,7 +81,7 @@ def time_check(inputs: int, hidden: int, fast_mode: bool, repeat: int) -> tuple:
         result = check_gradients(loss_fn, params, fast_mode=fast_mode, seed=0, locate=False)
         outcomes.append((result.ok, result.forward_passes))
 
-    seconds = median_seconds(check, repeat=repeat, number=1, warmup=1)
+    seconds = median_seconds(check, repeat=repeat, number=1, warmup=warmup)
     return seconds, all(ok for ok, _ in outcomes), outcomes[-1][1]
 
 
@@ -119,8 +123,18 @@ def single_thread_fast_mode(networks, repeat: int) -> tuple:
     }
 
 
+def _one_blas_thread_already() -> bool:
+    return all(os.environ.get(name) == "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+
+
 def run(networks=NETWORKS, repeat_fast: int = 5, repeat_full: int = 3, single_thread: bool = True,
         full_limit: int = FULL_MODE_LIMIT) -> dict:
+    """Fast mode on every network, full mode up to ``full_limit`` parameters.
+
+    Full mode's samples fall as it grows: ``repeat_full`` checks with a warm-up of one at
+    the smallest network, then (seconds each) a single check, warmed up by the smaller
+    network's runs of the same code (``full_samples_<label>``).
+    """
     results = {"blas_threads": _blas_threads_note()}
     for label, inputs, hidden in networks:
         results[f"parameters_{label}"] = parameter_count(inputs, hidden)
@@ -129,16 +143,21 @@ def run(networks=NETWORKS, repeat_fast: int = 5, repeat_full: int = 3, single_th
         results[f"fast_ms_{label}"] = seconds * 1e3
         results[f"fast_ok_{label}"] = ok
         results[f"fast_forward_passes_{label}"] = passes
-    for label, inputs, hidden in networks:
+    results["fast_samples"] = repeat_fast
+    for index, (label, inputs, hidden) in enumerate(networks):
         if parameter_count(inputs, hidden) > full_limit:
             results[f"full_ms_{label}"] = f"skipped (full mode above ~{full_limit // 1000}k parameters)"
             continue
-        seconds, ok, passes = time_check(inputs, hidden, False, repeat_full)
+        samples, warmup = (repeat_full, 1) if index == 0 else (1, 0)
+        seconds, ok, passes = time_check(inputs, hidden, False, samples, warmup)
+        results[f"full_samples_{label}"] = samples
         results[f"full_ms_{label}"] = seconds * 1e3
         results[f"full_ok_{label}"] = ok
         results[f"full_forward_passes_{label}"] = passes
         results[f"full_over_fast_{label}"] = seconds * 1e3 / results[f"fast_ms_{label}"]
-    if single_thread:
+    if single_thread and _one_blas_thread_already():
+        results["single_blas_thread_method"] = "not needed: the times above already use one BLAS thread"
+    elif single_thread:
         method, times = single_thread_fast_mode(networks, repeat_fast)
         results["single_blas_thread_method"] = method
         for label, (seconds, ok) in times.items():

@@ -1,10 +1,16 @@
-"""One MLP training step (784 -> 128 -> 10, tanh, softmax cross-entropy), three ways.
+"""One MLP training step (784 -> 128 -> 10, tanh, softmax cross-entropy), up to four ways.
 
 minigrad, the same step written by hand in NumPy (the physical limit for an engine over
-NumPy), and PyTorch's CPU eager mode when it is installed. Each is timed after a warm-up,
-several times, in one process, and reported as a median and as a ratio to hand-written
-NumPy. PyTorch runs last, in its own phase: its OpenMP threads keep spinning after a step
-and would slow the next BLAS call of whatever ran after it.
+NumPy), and, when they are installed, PyTorch's CPU eager mode and HIPS autograd. Each is
+timed after a warm-up, several times, in one process, and reported as a median and as a
+ratio. minigrad and NumPy alternate sample by sample; PyTorch and HIPS autograd run in
+phases of their own after them, round after round, never interleaved with the NumPy side
+(PyTorch's OpenMP threads can spin after a step and slow the next BLAS call; importing
+``benchmarks.common`` sets OMP_WAIT_POLICY=PASSIVE before torch is imported). Before the
+timing, every side's loss and gradients are compared with minigrad's from the same start.
+
+Thread counts are whatever the environment says; ``python -m benchmarks`` runs this case in
+a process of its own with one thread per library (see benchmarks/__main__.py for why).
 """
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ import argparse
 
 import numpy as np
 
-from benchmarks.common import interleaved_medians, median_seconds
+from benchmarks.common import (hips_autograd_or_none, median, phased_samples, spread, thread_settings,
+                               torch_or_none)
 
 
 def make_problem(batch: int = 64, dtype=np.float64, seed: int = 0):
@@ -86,59 +93,122 @@ def torch_step_factory(x, y, params):
     return step, weights
 
 
-def run(batch: int = 64, dtype=np.float64, repeat: int = 15, number: int = 50, torch_too: bool = True) -> dict:
+def hips_autograd_step_factory(x, y, params):
+    """The same step in HIPS autograd (when installed): value_and_grad of the loss."""
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    rows = np.arange(x.shape[0])
+
+    def loss_fn(weights):
+        w1, b1, w2, b2 = weights
+        hidden = anp.tanh(anp.dot(x, w1.T) + b1)
+        logits = anp.dot(hidden, w2.T) + b2
+        # log-sum-exp by hand (autograd.scipy would need SciPy): shift by the row maximum.
+        shifted = logits - anp.max(logits, axis=1, keepdims=True)
+        return anp.mean(anp.log(anp.sum(anp.exp(shifted), axis=1)) - shifted[rows, y])
+
+    loss_and_grads = value_and_grad(loss_fn)
+    weights = [p.copy() for p in params]
+
+    def step():
+        return loss_and_grads(weights)
+
+    return step, weights
+
+
+def run(batch: int = 64, dtype=np.float64, rounds: int = 3, repeat: int = 5, number: int = 20,
+        torch_too: bool = True, autograd_too: bool = True) -> dict:
+    """Median ms per step of hand-written NumPy, minigrad and (if installed) PyTorch, HIPS autograd.
+
+    minigrad and NumPy alternate sample by sample; PyTorch and HIPS autograd are timed in
+    phases of their own after them, and the sequence is repeated ``rounds`` times
+    (``phased_samples``). Each median is over ``rounds * repeat`` samples of ``number``
+    steps; ``*_spread`` is (max - min) / median of those samples.
+    """
     x, y, params = make_problem(batch, dtype)
     step, _ = minigrad_step_factory(x, y, params)
+    phases = [{"numpy": lambda: numpy_step(x, y, params), "minigrad": step}]
+    torch = torch_or_none() if torch_too else None
+    if torch is not None:
+        phases.append({"torch": torch_step_factory(x, y, params)[0]})
+    hips = hips_autograd_or_none() if autograd_too else None
+    if hips is not None:
+        phases.append({"hips_autograd": hips_autograd_step_factory(x, y, params)[0]})
+    samples = phased_samples(phases, rounds, repeat, number)
     results = {}
-    # Interleave minigrad and NumPy in rounds so that machine noise hits both alike.
-    timed = interleaved_medians({"numpy": lambda: numpy_step(x, y, params), "minigrad": step}, repeat, number)
-    results["numpy_ms"] = timed["numpy"] * 1e3
-    results["minigrad_ms"] = timed["minigrad"] * 1e3
+    for name, values in samples.items():
+        results[f"{name}_ms"] = median(values) * 1e3
     results["minigrad_over_numpy"] = results["minigrad_ms"] / results["numpy_ms"]
-    if torch_too:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            torch_too = False
-    if torch_too:
-        import torch
-
-        torch_step, _ = torch_step_factory(x, y, params)
-        results["torch_ms"] = median_seconds(torch_step, repeat, number) * 1e3
-        results["minigrad_over_torch"] = results["minigrad_ms"] / results["torch_ms"]
+    for name in ("torch", "hips_autograd"):
+        if f"{name}_ms" in results:
+            results[f"minigrad_over_{name}"] = results["minigrad_ms"] / results[f"{name}_ms"]
+    for name, values in samples.items():
+        results[f"{name}_spread"] = spread(values)
+    results["samples"] = rounds * repeat
+    results["steps_per_sample"] = number
+    results["max_grad_difference_numpy"] = max_gradient_difference(batch, dtype, "numpy")
+    if torch is not None:
+        results["max_grad_difference_torch"] = max_gradient_difference(batch, dtype, "torch")
         results["torch_threads"] = torch.get_num_threads()
+    if hips is not None:
+        results["max_grad_difference_hips_autograd"] = max_gradient_difference(batch, dtype, "hips_autograd")
     return results
+
+
+def max_gradient_difference(batch: int = 8, dtype=np.float64, against: str = "numpy") -> float:
+    """Largest |difference| between minigrad's loss and gradients and another side's, same start.
+
+    ``against`` is "numpy" (the hand-written step), "torch" or "hips_autograd".
+    """
+    x, y, params = make_problem(batch, dtype)
+    step, weights = minigrad_step_factory(x, y, params)
+    loss = float(step().item())
+    mine = [w.grad.data for w in weights]
+    if against == "numpy":
+        other_loss, other = numpy_step(x, y, params)
+    elif against == "torch":
+        torch_step, torch_weights = torch_step_factory(x, y, params)
+        other_loss = torch_step().item()
+        other = [w.grad.numpy() for w in torch_weights]
+    elif against == "hips_autograd":
+        other_loss, other = hips_autograd_step_factory(x, y, params)[0]()
+    else:
+        raise ValueError(f"max_gradient_difference: unknown side {against!r}; use numpy, torch or hips_autograd")
+    errors = [abs(loss - float(other_loss))]
+    errors += [float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
+               for a, b in zip(mine, other)]
+    return max(errors)
 
 
 def check_same_gradients(batch: int = 8) -> float:
     """Largest difference between minigrad's and the hand-written gradients (a sanity check)."""
-    x, y, params = make_problem(batch)
-    step, weights = minigrad_step_factory(x, y, params)
-    loss = step()
-    ref_loss, ref_grads = numpy_step(x, y, params)
-    errors = [abs(loss.item() - ref_loss)]
-    errors += [float(np.max(np.abs(w.grad.data - g))) for w, g in zip(weights, ref_grads)]
-    return max(errors)
+    return max_gradient_difference(batch, np.float64, "numpy")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--number", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--number", type=int, default=20)
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-autograd", action="store_true", help="skip HIPS autograd even if installed")
     args = parser.parse_args(argv)
-    error = check_same_gradients()
-    results = run(args.batch, np.dtype(args.dtype), args.repeat, args.number, not args.no_torch)
-    print(f"mlp_step 784-128-10 tanh, batch {args.batch}, {args.dtype} (gradients agree to {error:.1e})")
-    print(f"  hand-written NumPy  {results['numpy_ms']:.3f} ms")
-    print(f"  minigrad            {results['minigrad_ms']:.3f} ms   {results['minigrad_over_numpy']:.2f}x NumPy")
-    if "torch_ms" in results:
-        print(
-            f"  PyTorch ({results['torch_threads']} threads) {results['torch_ms']:.3f} ms   "
-            f"minigrad/PyTorch = {results['minigrad_over_torch']:.2f}x"
-        )
+    results = run(args.batch, np.dtype(args.dtype), args.rounds, args.repeat, args.number,
+                  not args.no_torch, not args.no_autograd)
+    print(f"mlp_step 784-128-10 tanh, batch {args.batch}, {args.dtype}; "
+          f"median of {results['samples']} samples of {results['steps_per_sample']} steps")
+    print(f"  threads: {thread_settings()}")
+    print(f"  gradients agree with hand-written NumPy to {results['max_grad_difference_numpy']:.1e}")
+    print(f"  hand-written NumPy  {results['numpy_ms']:8.3f} ms")
+    print(f"  minigrad            {results['minigrad_ms']:8.3f} ms   {results['minigrad_over_numpy']:.2f}x NumPy")
+    for name, label in (("torch", "PyTorch"), ("hips_autograd", "HIPS autograd")):
+        if f"{name}_ms" in results:
+            print(f"  {label:19s} {results[f'{name}_ms']:8.3f} ms   minigrad/{label} = "
+                  f"{results[f'minigrad_over_{name}']:.2f}x   (gradients agree to "
+                  f"{results[f'max_grad_difference_{name}']:.1e})")
     return 0
 
 

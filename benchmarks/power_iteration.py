@@ -13,12 +13,15 @@ O(n^2)), where an exact answer needs an SVD (O(n^3)). This measures both as n gr
 ``svd_over_power_step_<n>`` is svdvals' time over the power step's (the cheaper SVD, so
 the ratio is the conservative one); ``full_svd_over_power_step_<n>`` uses the full SVD.
 ``<what>_growth`` is the log-log slope between the two largest sizes (2 for O(n^2), 3 for
-O(n^3)). Every time is a median after a warm-up. An SVD of 2048 x 2048 takes seconds (tens
-of seconds when a busy core makes OpenBLAS's threads wait for each other), so the SVDs
-share a time budget: the number of samples falls with n (``<what>_samples_<n>``), a full
-SVD that would not fit is reported as skipped (never guessed), the svdvals of the largest
-size always run, and above 512 the warm-up of an SVD is the previous, smaller size's runs
-of the same LAPACK routine rather than another multi-second call of its own.
+O(n^3)). Every time is a median after a warm-up: the steps over ``step_samples_<n>``
+samples of about 30 ms each. An SVD of 2048 x 2048 takes seconds (about 4 s for svdvals
+and 7 s for the full SVD on one thread; tens of seconds when a busy core makes a
+multi-threaded OpenBLAS wait for itself), so the SVDs share a time budget (40 s): the
+number of samples falls with n (5 up to 256, 3 up to 1024, at 2048 two of svdvals and one
+full SVD; ``<what>_samples_<n>``), a full SVD that would not fit is reported as skipped
+(never guessed), the svdvals of the largest size always run, and above 512 the warm-up of
+an SVD is the previous, smaller size's runs of the same LAPACK routine rather than another
+multi-second call of its own.
 """
 from __future__ import annotations
 
@@ -69,8 +72,14 @@ def budgeted_median(fn, max_samples: int, warmup: int, deadline_at: float, predi
     return float(np.median(times)), len(times)
 
 
-def _max_samples(n: int) -> int:
-    return 5 if n <= 256 else 3 if n <= 1024 else 2
+def _max_samples(n: int, key: str) -> int:
+    """Samples of one SVD: fewer as n grows (at 2048 x 2048, one-thread svdvals take about
+    4 s and a full SVD about 7 s; two and one samples there)."""
+    if n <= 256:
+        return 5
+    if n <= 1024:
+        return 3
+    return 2 if key == "svdvals" else 1
 
 
 def make_matrix(n: int, seed: int = 0) -> tuple:
@@ -81,7 +90,7 @@ def make_matrix(n: int, seed: int = 0) -> tuple:
 
 
 def measure(n: int, deadline_at: float, previous: dict | None = None, required: bool = False,
-            repeat: int = 7) -> dict:
+            repeat: int = 5) -> dict:
     """Seconds per call of the four computations at size n x n (None: skipped, time cap)."""
     import minigrad as mg
     from norms.spectral import _power_iteration
@@ -105,14 +114,15 @@ def measure(n: int, deadline_at: float, previous: dict | None = None, required: 
     assert np.allclose(mg_u.data, np_u, rtol=1e-12, atol=1e-14), f"power step differs at n={n}"
     assert np.allclose(mg_v.data, np_v, rtol=1e-12, atol=1e-14), f"power step differs at n={n}"
 
-    row = {"power_step": adaptive_median(power_step, repeat), "numpy_step": adaptive_median(numpy_step, repeat)}
+    row = {"power_step": adaptive_median(power_step, repeat, target=0.03),
+           "numpy_step": adaptive_median(numpy_step, repeat, target=0.03)}
     warmup = 1 if n <= 512 else 0
     for key, fn in (("svdvals", lambda: np.linalg.svd(weight, compute_uv=False)),
                     ("svd", lambda: np.linalg.svd(weight))):
         earlier = previous and previous.get(key)
         # O(n^3): the previous size's time scaled up, or nothing known yet.
         predicted = earlier[0] * (n / earlier[1]) ** 3 if earlier else 0.0
-        seconds, samples = budgeted_median(fn, _max_samples(n), warmup, deadline_at, predicted,
+        seconds, samples = budgeted_median(fn, _max_samples(n, key), warmup, deadline_at, predicted,
                                            required and key == "svdvals")
         row[key] = (seconds, n) if seconds is not None else None
         row[f"{key}_samples"] = samples
@@ -125,7 +135,7 @@ def _slope(sizes, times) -> float:
     return math.log(times[-1] / times[-2]) / math.log(sizes[-1] / sizes[-2])
 
 
-def run(sizes=SIZES, repeat: int = 7, svd_budget: float = 60.0) -> dict:
+def run(sizes=SIZES, repeat: int = 5, svd_budget: float = 40.0) -> dict:
     """The table as flat keys; SVDs share ``svd_budget`` seconds (the largest svdvals always runs)."""
     deadline_at = time.monotonic() + svd_budget
     table, previous = {}, None
@@ -138,6 +148,7 @@ def run(sizes=SIZES, repeat: int = 7, svd_budget: float = 60.0) -> dict:
         results[f"power_step_us_{n}"] = row["power_step"] * 1e6
         results[f"numpy_step_us_{n}"] = row["numpy_step"] * 1e6
         results[f"power_step_over_numpy_{n}"] = row["power_step"] / row["numpy_step"]
+        results[f"step_samples_{n}"] = repeat
         for key, label in (("svdvals", "svdvals"), ("svd", "svd")):
             if row[key] is None:
                 results[f"{label}_ms_{n}"] = (f"skipped (time cap; predicted "
@@ -165,7 +176,7 @@ def cases(quick: bool) -> list:
     targets = {"svd_over_power_step_2048": (">=", 50)} if 2048 in sizes else {}
     return [(
         f"power_iteration vs svd, n = {sizes[0]}..{largest}",
-        lambda: run(sizes, 3 if quick else 7, 1.5 if quick else 60.0),
+        lambda: run(sizes, 3 if quick else 5, 1.5 if quick else 40.0),
         targets,
     )]
 
@@ -192,8 +203,8 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--svd-budget", type=float, default=60.0)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--svd-budget", type=float, default=40.0)
     args = parser.parse_args(argv)
     sizes = tuple(sorted(args.sizes))
     print_table(run(sizes, args.repeat, args.svd_budget), sizes)

@@ -5,34 +5,58 @@ Jacobian the engine's VJPs give and proves every entry equal to ``sympy.diff`` o
 forward. Its cost grows fast with the input (the Jacobian of an r x c -> r x c op has
 (rc)^2 entries, each a larger expression), so this reports, for each norm:
 
-    <norm>_<r>x<c>_s        seconds of one check at 2x2, 2x3 and 3x3 (median of runs)
+    <norm>_<r>x<c>_s        CPU seconds of one check at 2x2, 2x3 and 3x3 (median of up to
+                            three runs; one when a run takes over 0.3 s)
     <norm>_methods          the check's verdict at those sizes ("proved" is the goal)
-    <norm>_largest_proved   the largest n for which n x n is "proved" in under 10 s,
-                            searched upward from 4 (3 if 3x3 already took the time)
-    <norm>_largest_s        the seconds that took
-    <norm>_next             what happened at the next size: not proved in 10 s (and how
-                            far it got), or not tried because the case's time cap was near
+    <norm>_largest_proved   the largest n found (within the case's cap) for which n x n is
+                            "proved" in under 10 s
+    <norm>_largest_s        its CPU seconds (``_largest_wall_s``: its wall-clock seconds)
+    <norm>_tried            the square sizes tried, with their CPU seconds
+    <norm>_next             why the search stopped: the next size took over 10 s, or was
+                            predicted to (time ~ n^k fitted to the last two sizes), or did
+                            not fit the case's time cap
+
+Times are CPU seconds of the check's process and the prover process it forks, read from
+/proc while it runs and from getrusage when it ends: on a shared machine the wall clock
+counts other people's work too. (Where /proc is missing, the wall clock is used.) A check
+is stopped when its CPU time passes 10 s (or its wall time 25 s).
+
+The search jumps: from the largest size proved so far it runs the largest size (at most
+1.5 times as large) predicted to take under 6 s, and near the limit the next size up, if
+it is predicted under 12.5 s; a size over the limit ends a norm's search (sizes between the
+last proved one and it are tried only while the predictions allow). Two checks run at once
+(one per core; each is single-threaded); a free worker goes to the norm that has used the
+least CPU time, and the whole case is capped (80 s of wall time, shared out among the norms
+still searching), so the search reports the largest size found within that cap.
 
 Every check runs in a fresh forked process. That keeps SymPy's expression cache cold
 (repeats in one process would time cache look-ups, not proofs) and lets a size that is too
-slow be stopped at its deadline: the child leads its own process group, and the group is
-killed, prover and all. Imports happen once in the parent before any fork, and a first
-small check is run and discarded, so no run pays for start-up. The whole search is capped
-(100 s) and shares that time fairly among the norms still to search.
+slow be stopped: the child leads its own process group, and the group is killed, prover
+and all. Imports happen once in the parent before any fork, and a first small check is
+run and discarded, so no run pays for start-up.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
+import multiprocessing.connection
 import os
+import resource
 import signal
 import time
+from collections import deque
 
 import numpy as np
 
 FIXED_SIZES = ((2, 2), (2, 3), (3, 3))
-PROOF_LIMIT = 10.0     # seconds: "proves in under 10 s"
-CASE_CAP = 100.0       # seconds for the whole case (fixed sizes and the search)
-FORK_SLACK = 1.0       # seconds a child gets beyond the limit to report back
+PROOF_LIMIT = 10.0     # CPU seconds: "proves in under 10 s"
+WALL_LIMIT = 25.0      # wall seconds after which a check is stopped whatever its CPU time
+CASE_CAP = 80.0        # wall seconds for the whole case (fixed sizes and the search)
+WORKERS = 2            # checks at once: one per core
+JUMP_TARGET = 0.6      # a jump aims at sizes predicted to take under this fraction of the limit
+LAST_STEP = 1.25       # the next size is tried if predicted under this multiple of the limit
+MAX_JUMP = 1.5         # a jump at most multiplies n by this
+REPEAT_BELOW = 0.3     # CPU seconds: faster fixed-size checks are run up to three times
 
 
 def _constant_vector(values) -> object:
@@ -82,121 +106,278 @@ NORMS = ("frobenius_norm", "vector_norm_p3", "spectral_normalize", "weight_norma
 QUICK_NORMS = ("frobenius_norm", "layer_norm")
 
 
+def _cpu_seconds_of_self_and_children() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _child(name, rows, columns, writer) -> None:  # pragma: no cover - runs in the child
     os.setpgid(0, 0)  # lead a group, so the parent can kill this child and its prover together
     from minigrad.symbolic import symbolic_check
 
+    cpu_start, wall_start = _cpu_seconds_of_self_and_children(), time.perf_counter()
     fn, shapes, domain = norm_problem(name, rows, columns)
-    result = symbolic_check(fn, shapes, domain=domain, budget=PROOF_LIMIT, seed=0, name=name)
-    writer.send({"ok": result.ok, "method": result.method, "seconds": result.seconds,
-                 "entries": result.entries, "proved": result.proved})
+    # The check's own (wall-clock) proof budget is set past the parent's limits, so that the
+    # parent, which counts CPU time, is the one that decides "under 10 s".
+    result = symbolic_check(fn, shapes, domain=domain, budget=WALL_LIMIT + 5, seed=0, name=name)
+    writer.send({"ok": result.ok, "method": result.method, "entries": result.entries, "proved": result.proved,
+                 "cpu": _cpu_seconds_of_self_and_children() - cpu_start,
+                 "wall": time.perf_counter() - wall_start, "status": "done"})
     writer.close()
 
 
-def check_in_child(name: str, rows: int, columns: int, deadline: float) -> dict | None:
-    """symbolic_check of ``name`` at (rows, columns) in a fresh fork; None past ``deadline`` s."""
-    context = multiprocessing.get_context("fork")
-    reader, writer = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(name, rows, columns, writer))
-    process.start()
-    writer.close()
-    outcome = None
-    try:
-        if reader.poll(max(deadline, 0.0)):
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def group_cpu_seconds(group: int) -> float | None:
+    """CPU seconds used so far by the processes of ``group`` (and the children they reaped).
+
+    Read from /proc (Linux); None where there is no /proc.
+    """
+    if not os.path.isdir("/proc"):
+        return None
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; then utime, stime, cutime, cstime
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / _TICKS
+
+
+class _Job:
+    """One check running in a forked child: its norm, size, pipe and clocks."""
+
+    def __init__(self, name: str, rows: int, columns: int):
+        context = multiprocessing.get_context("fork")
+        self.name, self.size = name, (rows, columns)
+        self.reader, writer = context.Pipe(duplex=False)
+        self.process = context.Process(target=_child, args=(name, rows, columns, writer))
+        self.started = time.monotonic()
+        self.process.start()
+        writer.close()
+        self.cpu = 0.0
+
+    def stop(self, status: str) -> dict:
+        """Kill the child's group; the outcome of a check that did not finish."""
+        self.close()
+        return {"ok": False, "method": status, "cpu": self.cpu, "wall": time.monotonic() - self.started,
+                "status": status}
+
+    def close(self) -> None:
+        self.reader.close()
+        if self.process.is_alive():
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.join()
+
+
+def run_checks(plans: dict, deadline_at: float, workers: int = WORKERS, limit: float = PROOF_LIMIT,
+               state: dict | None = None) -> dict:
+    """Drive each norm's plan (a generator of sizes) with up to ``workers`` checks at once.
+
+    A plan yields (rows, columns), is sent the outcome of that check, and returns its
+    results; each norm has one check running at a time. A free worker goes to the norm
+    that has used the least CPU time so far, so every norm gets its small sizes done first
+    and its fair share of the cap. A check is stopped past ``limit`` CPU seconds,
+    WALL_LIMIT wall seconds, or at ``deadline_at`` (the case's cap). The CPU seconds of
+    every finished check are added up in ``state["cpu_spent"]``. Returns {norm: results}.
+    """
+    state = state if state is not None else {}
+    pending = {}        # name -> (rows, columns) the plan asked for, not yet started
+    spent = dict.fromkeys(plans, 0.0)
+    running = {}        # reader -> job
+    results = {}
+
+    def advance(name, outcome):
+        try:
+            request = plans[name].send(outcome)
+        except StopIteration as stop:
+            results[name] = stop.value
+            return
+        pending[name] = request
+
+    for name in plans:
+        advance(name, None)
+    while pending or running:
+        while pending and len(running) < workers:
+            name = min(pending, key=lambda key: spent[key])
+            rows, columns = pending.pop(name)
+            job = _Job(name, rows, columns)
+            running[job.reader] = job
+        ready = multiprocessing.connection.wait(list(running), timeout=0.25)
+        finished = []
+        for reader in ready:
+            job = running.pop(reader)
             try:
                 outcome = reader.recv()
             except EOFError:
-                outcome = {"ok": False, "method": "child died", "seconds": float("nan")}
-    finally:
-        reader.close()
-        if process.is_alive():
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.join()
-    return outcome
+                outcome = {"ok": False, "method": "child died", "cpu": job.cpu,
+                           "wall": time.monotonic() - job.started, "status": "died"}
+            job.close()
+            finished.append((job, outcome))
+        now = time.monotonic()
+        for reader, job in list(running.items()):
+            cpu = group_cpu_seconds(job.process.pid)
+            job.cpu = cpu if cpu is not None else now - job.started
+            if job.cpu > limit:
+                status = "over limit"
+            elif now - job.started > WALL_LIMIT:
+                status = "over wall limit"
+            elif now > deadline_at:
+                status = "case time cap"
+            else:
+                continue
+            del running[reader]
+            finished.append((job, job.stop(status)))
+        for job, outcome in finished:
+            spent[job.name] += outcome["cpu"]
+            state["cpu_spent"] = state.get("cpu_spent", 0.0) + outcome["cpu"]
+            advance(job.name, outcome)
+    return results
 
 
-def _fixed_size(name: str, rows: int, columns: int, runs: int, deadline_at: float) -> tuple:
-    """(median seconds, method) over up to ``runs`` fresh checks; fewer when they are slow."""
-    times, methods = [], []
-    for _ in range(runs):
-        remaining = deadline_at - time.monotonic()
-        outcome = check_in_child(name, rows, columns, min(PROOF_LIMIT + FORK_SLACK, remaining))
-        if outcome is None:
-            return (float(np.median(times)) if times else None), "timed out"
-        times.append(outcome["seconds"])
-        methods.append(outcome["method"])
-        if outcome["seconds"] > 1.0:  # one slow run is its own median's worth; save the cap
-            break
-    method = methods[0] if len(set(methods)) == 1 else "/".join(methods)
-    return float(np.median(times)), method
+def _predict(points: list, n: int) -> tuple:
+    """(predicted CPU seconds at n x n, exponent k) from time ~ n^k through the last two points."""
+    if len(points) >= 2 and points[-2][1] > 0:
+        (n0, t0), (n1, t1) = points[-2], points[-1]
+        k = math.log(t1 / t0) / math.log(n1 / n0) if t1 > t0 else 2.0
+    else:
+        n1, t1 = points[-1]
+        k = 4.0
+    k = min(max(k, 2.0), 8.0)  # small sizes are all overhead: never assume slower growth than n^2
+    return t1 * (n / n1) ** k, k
 
 
-def _search(name: str, start: int, previous: tuple | None, deadline_at: float) -> dict:
-    """Largest n >= start - 1 whose n x n check is "proved" in under PROOF_LIMIT seconds."""
-    largest = previous  # (n, seconds) of the largest square proved so far
-    times = [previous[1]] if previous else []
-    n = start
+def _describe_failure(outcome: dict) -> str:
+    if outcome["status"] != "done":
+        return f"{outcome['method']} after {outcome['cpu']:.3g} s CPU"
+    return (f"{outcome['method']} in {outcome['cpu']:.3g} s "
+            f"({outcome.get('proved', '?')} of {outcome.get('entries', '?')} entries proved)")
+
+
+def _norm_plan(name: str, fixed, runs: int, search: bool, state: dict, limit: float = PROOF_LIMIT):
+    """The checks of one norm, as a generator: yields (rows, columns), is sent the outcome.
+
+    ``state`` is shared by the plans: the case's deadline and how many norms are still
+    searching (for the share of the remaining time a norm may plan with).
+    """
+    results, methods = {}, []
+    squares = []     # (n, CPU seconds) of the square sizes proved under the limit, in order
+    failures = {}    # n -> why n x n failed
+    for rows, columns in fixed:
+        times, verdicts = [], []
+        for _ in range(runs):
+            outcome = yield rows, columns
+            if outcome["status"] != "done":
+                verdicts.append(outcome["status"])
+                if rows == columns:
+                    failures[rows] = _describe_failure(outcome)
+                break
+            times.append(outcome["cpu"])
+            verdicts.append(outcome["method"])
+            if outcome["cpu"] > REPEAT_BELOW:
+                break
+        results[f"{name}_{rows}x{columns}_s"] = float(np.median(times)) if times else verdicts[-1]
+        methods.append(verdicts[0] if len(set(verdicts)) == 1 else "/".join(verdicts))
+        if rows == columns and times:
+            if verdicts[-1] == "proved" and times[-1] < limit:
+                squares.append((rows, float(np.median(times))))
+            else:
+                failures.setdefault(rows, _describe_failure(outcome))
+    results[f"{name}_methods"] = "/".join(methods)
+    if search:
+        results.update((yield from _search(name, squares, failures, state, limit)))
+    state["unfinished"] -= 1
+    return results
+
+
+def _share_left(state: dict) -> float:
+    """CPU seconds a still-searching norm may plan with: its share of what the cap leaves.
+
+    The CPU seconds the checks get per wall second is measured as the case goes (less than
+    one per worker when other work loads the machine).
+    """
+    now = time.monotonic()
+    elapsed = now - state["started"]
+    rate = state["workers"]
+    if elapsed > 2.0:
+        rate = min(max(state.get("cpu_spent", 0.0) / elapsed, 0.5), state["workers"])
+    return (state["deadline_at"] - now) * rate / max(state["unfinished"], 1)
+
+
+def _search(name: str, squares: list, failures: dict, state: dict, limit: float):
+    """The upward search of ``_norm_plan`` (a generator, like it); returns its result keys."""
+    tried, largest_wall, reason = [], None, ""
     while True:
-        remaining = deadline_at - time.monotonic()
-        if len(times) >= 2 and times[-2] > 0:
-            predicted = times[-1] * times[-1] / times[-2]  # the last growth factor again
+        if not squares:
+            reason = "no square size proved under the limit"
+            break
+        n = squares[-1][0]
+        ceiling = min((m for m in failures if m > n), default=None)
+        if ceiling == n + 1:
+            reason = f"{ceiling}x{ceiling} {failures[ceiling]}"
+            break
+        left = _share_left(state)
+        upper = min(int(n * MAX_JUMP), (ceiling or 10**6) - 1)
+        target = min(JUMP_TARGET * limit, left)
+        candidate = max((m for m in range(n + 2, upper + 1) if _predict(squares, m)[0] <= target), default=n + 1)
+        predicted, k = _predict(squares, candidate)
+        if candidate == n + 1 and predicted > min(LAST_STEP * limit, left):
+            if predicted > LAST_STEP * limit:
+                reason = f"{n + 1}x{n + 1} not run: predicted {predicted:.3g} s (time ~ n^{k:.1f}) > {limit:g} s"
+            else:
+                reason = (f"{n + 1}x{n + 1} not run: predicted {predicted:.3g} s, over this norm's "
+                          f"share of the case's time cap ({max(left, 0):.3g} s)")
+            break
+        outcome = yield candidate, candidate
+        tried.append(f"{candidate}:{outcome['cpu']:.2f}" + ("" if outcome["status"] == "done" else " (stopped)"))
+        if outcome["status"] == "case time cap":
+            reason = f"{candidate}x{candidate} stopped by the case's time cap after {outcome['cpu']:.3g} s CPU"
+            break
+        if outcome["status"] == "done" and outcome["method"] == "proved" and outcome["cpu"] < limit:
+            squares.append((candidate, outcome["cpu"]))
+            largest_wall = outcome["wall"]
         else:
-            predicted = times[-1] * 4 if times else 1.0
-        if remaining <= 0 or min(predicted, PROOF_LIMIT) > remaining:
-            return {"largest": largest, "next": f"{n}x{n} not tried (case time cap; "
-                    f"predicted {predicted:.3g} s, {max(remaining, 0):.3g} s left)"}
-        outcome = check_in_child(name, n, n, min(PROOF_LIMIT + FORK_SLACK, remaining))
-        if outcome is None:
-            return {"largest": largest, "next": f"{n}x{n} not finished in {min(PROOF_LIMIT, remaining):.3g} s"}
-        if outcome["method"] != "proved" or outcome["seconds"] >= PROOF_LIMIT:
-            return {"largest": largest, "next": (
-                f"{n}x{n} {outcome['method']} in {outcome['seconds']:.3g} s "
-                f"({outcome.get('proved', '?')} of {outcome.get('entries', '?')} entries proved)")}
-        largest = (n, outcome["seconds"])
-        times.append(outcome["seconds"])
-        n += 1
+            failures[candidate] = _describe_failure(outcome)
+    results = {f"{name}_largest_proved": squares[-1][0] if squares else "none"}
+    if squares:
+        results[f"{name}_largest_s"] = squares[-1][1]
+        if largest_wall is not None:
+            results[f"{name}_largest_wall_s"] = largest_wall
+    results[f"{name}_tried"] = " ".join(tried) if tried else "none"
+    results[f"{name}_next"] = reason
+    return results
 
 
-def run(names=NORMS, fixed=FIXED_SIZES, search: bool = True, runs: int = 3, cap: float = CASE_CAP) -> dict:
+def run(names=NORMS, fixed=FIXED_SIZES, search: bool = True, runs: int = 3, cap: float = CASE_CAP,
+        workers: int = WORKERS) -> dict:
     import sympy  # noqa: F401  (imported once here, inherited by every fork)
 
     import minigrad.symbolic  # noqa: F401
     import norms  # noqa: F401
 
     started = time.monotonic()
+    deadline_at = started + cap
     # Warm-up: one small check, discarded, so no timed run pays for first use of anything.
-    check_in_child(names[0], 2, 2, PROOF_LIMIT)
+    run_checks({names[0]: _norm_plan(names[0], ((2, 2),), 1, False, {"unfinished": 1})}, deadline_at)
+    state = {"deadline_at": deadline_at, "unfinished": len(names), "workers": workers,
+             "started": time.monotonic(), "cpu_spent": 0.0}
+    plans = {name: _norm_plan(name, fixed, runs, search, state) for name in names}
+    found = run_checks(plans, deadline_at, workers, state=state)
     results = {}
-    fixed_share = 0.5 if search else 1.0  # the fixed sizes may use at most half of the cap
-    for index, name in enumerate(names):
-        share = (started + cap * fixed_share - time.monotonic()) / (len(names) - index)
-        deadline_at = time.monotonic() + share
-        methods = []
-        for rows, columns in fixed:
-            seconds, method = _fixed_size(name, rows, columns, runs, deadline_at)
-            results[f"{name}_{rows}x{columns}_s"] = seconds if seconds is not None else "timed out"
-            methods.append(method)
-        results[f"{name}_methods"] = "/".join(methods)
-    if not search:
-        return results
-    for index, name in enumerate(names):
-        share = (started + cap - time.monotonic()) / (len(names) - index)
-        deadline_at = time.monotonic() + share
-        three = results.get(f"{name}_3x3_s")
-        proved_3 = results[f"{name}_methods"].split("/")[-1] == "proved" and isinstance(three, float)
-        if proved_3 and three < PROOF_LIMIT:
-            found = _search(name, 4, (3, three), deadline_at)
-        else:
-            found = _search(name, 2, None, deadline_at)
-        if found["largest"] is None:
-            results[f"{name}_largest_proved"] = "none"
-        else:
-            results[f"{name}_largest_proved"] = found["largest"][0]
-            results[f"{name}_largest_s"] = found["largest"][1]
-        results[f"{name}_next"] = found["next"]
+    for name in names:
+        results.update(found[name])
+    results["workers"] = workers
+    results["cpu_seconds"] = state["cpu_spent"]
     results["case_seconds"] = time.monotonic() - started
     return results
 
@@ -216,8 +397,9 @@ def main(argv=None) -> int:
     parser.add_argument("--norms", nargs="+", choices=NORMS, default=list(NORMS))
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--cap", type=float, default=CASE_CAP)
+    parser.add_argument("--workers", type=int, default=WORKERS)
     args = parser.parse_args(argv)
-    for key, value in run(tuple(args.norms), search=not args.no_search, cap=args.cap).items():
+    for key, value in run(tuple(args.norms), search=not args.no_search, cap=args.cap, workers=args.workers).items():
         print(f"  {key:34s} {value:.4g}" if isinstance(value, float) else f"  {key:34s} {value}")
     return 0
 
