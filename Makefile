@@ -42,8 +42,11 @@ test: setup
 oracle:
 	$(MAKE) setup MINIGRAD_ORACLE=1
 
+# Every case in a fresh process, one thread per library (see benchmarks/__main__.py); PyTorch
+# and HIPS autograd are timed when installed (`MINIGRAD_ORACLE=1 make bench` installs PyTorch).
+# BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS=--quick` or `--only mlp_step`.
 bench: setup
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 docs-graph: setup
 	$(BIN)/minigrad graph mlp-spectral --out docs/graph-mlp-spectral.svg

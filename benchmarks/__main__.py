@@ -20,8 +20,9 @@ How the numbers are kept honest on a small shared machine:
   libraries' own defaults.
 - OMP_WAIT_POLICY=PASSIVE is set before any torch import (here for the children, and by
   ``benchmarks.common`` for a case module run alone): with the default ACTIVE policy
-  PyTorch's OpenMP threads spin after each call, which made a 2-thread PyTorch MLP step
-  92 ms instead of 2 ms, and the NumPy step timed after it 9 ms instead of 1 ms.
+  PyTorch's OpenMP threads spin after each call, which (with another process busy on one
+  of the two cores) made a 2-thread PyTorch MLP step 92 ms instead of 2 ms, and the NumPy
+  step timed after it in the same process 9 ms instead of 1 ms.
 - Within a case, minigrad and hand-written NumPy alternate sample by sample, and
   PyTorch / HIPS autograd are timed in phases of their own between those rounds, never
   interleaved (``benchmarks.common.phased_samples``). Medians are reported, with the
@@ -63,6 +64,9 @@ HEADLINES = (
     ("memory", "growth_over_steps_kb", "memory growth over {steps:,} MLP training steps (batch {growth_batch}), KB",
      "<=", 64),
 )
+
+# What the labels above say when a case did not run (the full run's sizes).
+LABEL_DEFAULTS = {"length": 10_000, "steps": 1000, "peak_batch": 1024, "growth_batch": 64}
 
 
 def _cases(quick: bool) -> list:
@@ -225,10 +229,7 @@ def headline_rows(results: dict, seconds: float | None, quick: bool) -> list:
     for prefix, key, label, op, bound in HEADLINES:
         _, numbers = _find(results, prefix)
         value = (numbers or {}).get(key)
-        try:
-            label = label.format(**(numbers or {}))
-        except (KeyError, ValueError):
-            label = label.replace("{", "").replace("}", "")
+        label = label.format(**{**LABEL_DEFAULTS, **(numbers or {})})
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             verdict = "meets" if _passes(value, op, bound) else "**misses**"
             rows.append((label, _fmt(value), f"{op} {bound}", verdict))
