@@ -11,6 +11,9 @@ forward. Its cost grows fast with the input (the Jacobian of an r x c -> r x c o
     <norm>_largest_proved   the largest n found (within the case's cap) for which n x n is
                             "proved" in under 10 s
     <norm>_largest_s        its CPU seconds (``_largest_wall_s``: its wall-clock seconds)
+    <norm>_predicted_largest  the largest n predicted to prove in under 10 s (time ~ n^k
+                            fitted to the last two sizes proved; below the smallest size
+                            seen to fail): an estimate where the cap stopped the search
     <norm>_tried            the square sizes tried, with their CPU seconds
     <norm>_next             why the search stopped: the next size took over 10 s, or was
                             predicted to (time ~ n^k fitted to the last two sizes), or did
@@ -300,6 +303,19 @@ def _norm_plan(name: str, fixed, runs: int, search: bool, state: dict, limit: fl
     return results
 
 
+def _predicted_largest(squares: list, failures: dict, limit: float) -> int:
+    """The largest n whose n x n check is predicted (time ~ n^k) to take under ``limit``.
+
+    Never below the largest size proved, and below the smallest size seen to fail: where
+    the search saw n + 1 fail, this is the measured answer; elsewhere an estimate.
+    """
+    n = squares[-1][0]
+    ceiling = min((m for m in failures if m > n), default=None)
+    while (ceiling is None or n + 1 < ceiling) and _predict(squares, n + 1)[0] < limit:
+        n += 1
+    return n
+
+
 def _share_left(state: dict) -> float:
     """CPU seconds a still-searching norm may plan with: its share of what the cap leaves.
 
@@ -311,7 +327,9 @@ def _share_left(state: dict) -> float:
     rate = state["workers"]
     if elapsed > 2.0:
         rate = min(max(state.get("cpu_spent", 0.0) / elapsed, 0.5), state["workers"])
-    return (state["deadline_at"] - now) * rate / max(state["unfinished"], 1)
+    remaining = state["deadline_at"] - now
+    # A check runs on one core: it cannot get more CPU seconds than wall seconds remain.
+    return min(remaining * rate / max(state["unfinished"], 1), remaining)
 
 
 def _search(name: str, squares: list, failures: dict, state: dict, limit: float):
@@ -353,6 +371,7 @@ def _search(name: str, squares: list, failures: dict, state: dict, limit: float)
         results[f"{name}_largest_s"] = squares[-1][1]
         if largest_wall is not None:
             results[f"{name}_largest_wall_s"] = largest_wall
+        results[f"{name}_predicted_largest"] = _predicted_largest(squares, failures, limit)
     results[f"{name}_tried"] = " ".join(tried) if tried else "none"
     results[f"{name}_next"] = reason
     return results

@@ -203,6 +203,7 @@ def test_symbolic_search_finds_the_largest_size_under_the_limit(seconds_at, larg
     plan = symbolic_cost._norm_plan("norm", symbolic_cost.FIXED_SIZES, 3, True, _ample_time())
     results, asked = _drive(plan, seconds_at)
     assert results["norm_largest_proved"] == largest
+    assert results["norm_predicted_largest"] == largest
     assert results["norm_next"].startswith(stop), results["norm_next"]
     assert results["norm_methods"] == "proved/proved/proved"
     over = [size for size in asked if seconds_at(*size) > symbolic_cost.PROOF_LIMIT]
@@ -216,6 +217,7 @@ def test_symbolic_search_respects_its_share_of_the_cap():
     results, asked = _drive(plan, lambda r, c: 0.01 * (r * c) ** 2)
     assert "share of the case's time cap" in results["norm_next"]
     assert results["norm_largest_proved"] == 3 and asked == [(2, 2), (3, 3)]
+    assert results["norm_predicted_largest"] == 5  # 0.01 n^4: 6.25 s at 5x5, 13 s at 6x6
     assert state["unfinished"] == 0
 
 
