@@ -263,6 +263,19 @@ def _key(tensor):
     return node if node is not None else id(tensor)
 
 
+def _tensor_class():
+    """minigrad.tensor.Tensor (imported late: tensor.py imports this module)."""
+    global _TENSOR
+    if _TENSOR is None:
+        from minigrad.tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
+
+
+_TENSOR = None
+
+
 def run_backward(
     roots: Sequence["Tensor"],
     root_grads: Sequence,
@@ -281,9 +294,7 @@ def run_backward(
     This loop is the engine's hot path in backward: it keeps per-node work to a dict
     lookup, the VJP call, and a shape check per input.
     """
-    from minigrad.tensor import Tensor
-
-    constant = Tensor._constant
+    constant = _tensor_class()._constant
 
     # grads maps a node (or, in grad(), a leaf's id) to the gradient of that node's output.
     grads: dict = {}
@@ -500,6 +511,9 @@ def _check_anomaly_backward(node: Node, input_grads) -> None:
 # ---------------------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------------------
+_SEEDS: dict = {}  # the read-only 1 that seeds backward() of a scalar, per dtype
+
+
 def _as_grad_tensor(output: "Tensor", gradient, function: str) -> "Tensor":
     from minigrad.tensor import Tensor
 
@@ -514,7 +528,11 @@ def _as_grad_tensor(output: "Tensor", gradient, function: str) -> "Tensor":
             from minigrad import backend
 
             return Tensor._constant(backend.to_object_array(backend.sympy().Integer(1)))
-        return Tensor._constant(np.ones((), dtype=output.dtype))
+        seed = _SEEDS.get(output.dtype)
+        if seed is None:
+            seed = _SEEDS[output.dtype] = np.ones((), dtype=output.dtype)
+            seed.flags.writeable = False  # shared by every backward(), so nothing may change it
+        return Tensor._constant(seed)
     grad = gradient if isinstance(gradient, Tensor) else Tensor._constant(np.asarray(gradient, dtype=output.dtype))
     if grad.shape != output.shape:
         raise RuntimeError(

@@ -111,7 +111,9 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
                 f"cross_entropy: class-index target must have shape ({logits.shape[0]},), got "
                 f"{target_data.shape}"
             )
-        if target_data.size and (target_data.min() < 0 or target_data.max() >= logits.shape[1]):
+        # One pass: as unsigned integers, negative classes become huge, so a single max
+        # finds both kinds of out-of-range class.
+        if target_data.size and target_data.astype(np.uint64).max() >= logits.shape[1]:
             raise IndexError(
                 f"cross_entropy: target classes must be in [0, {logits.shape[1] - 1}], got "
                 f"values from {target_data.min()} to {target_data.max()}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd import is_grad_enabled
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
@@ -301,8 +302,14 @@ class Tanh(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        out = ctx.output
-        return (mul(grad, sub(_one_like(out), mul(out, out))),)
+        # One formula, two array worlds: when the backward pass is recorded (create_graph)
+        # the slope is built from minigrad ops on the output tensor so that it can be
+        # differentiated again; otherwise it is a constant, computed by NumPy on the array.
+        if is_grad_enabled():
+            out = ctx.output
+            return (mul(grad, 1 - out * out),)
+        out = ctx.out
+        return (mul(grad, _constant(1 - out * out)),)
 
 
 @register

@@ -28,8 +28,9 @@ class LogSoftmax(Primitive):
         if a.dtype == object:  # no max to subtract symbolically; the identity is the same
             total = np.sum(backend.exp(a), axis=axis, keepdims=True)
             return a - backend.log(total)
-        shifted = a - np.max(a, axis=axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        shifted = a - a.max(axis=axis, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return shifted
 
     @staticmethod
     def vjp(ctx, grad):
@@ -77,19 +78,24 @@ class Linear(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
+        # The shapes are right by construction, so the primitives are applied directly,
+        # without the argument checks of matmul()/transpose()/sum_() (this runs every step).
         x, weight = ctx.parents[0], ctx.parents[1]
         needs = ctx.needs_input_grad
-        grad_x = matmul(grad, weight) if needs[0] else None
+        grad_x = apply(MatMul, grad, weight) if needs[0] else None
         grad_w = grad_b = None
         if needs[1]:
             if x.ndim == 1:
-                grad_w = matmul(reshape(grad, (grad.shape[0], 1)), reshape(x, (1, x.shape[0])))
+                grad_w = apply(MatMul, reshape(grad, (grad.shape[0], 1)), reshape(x, (1, x.shape[0])))
             else:
                 g2 = grad if grad.ndim == 2 else reshape(grad, (-1, grad.shape[-1]))
                 x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
-                grad_w = matmul(transpose(g2, (1, 0)), x2)
+                grad_w = apply(MatMul, apply(Transpose, g2, axes=(1, 0)), x2)
         if len(needs) == 3 and needs[2]:
-            grad_b = sum_(grad, axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+            if grad.ndim > 1:
+                grad_b = apply(Sum, grad, axis=tuple(range(grad.ndim - 1)), keepdims=False)
+            else:
+                grad_b = grad
         return (grad_x, grad_w, grad_b) if len(needs) == 3 else (grad_x, grad_w)
 
 
@@ -114,53 +120,66 @@ class CrossEntropy(Primitive):
     @staticmethod
     def forward(ctx, logits, target, reduction):
         log_probs = LogSoftmax.forward(None, logits, axis=1)
+        # Each row's target entry, by its position in the flattened array: one integer index
+        # is several times cheaper in NumPy than the pair (arange(rows), target).
+        rows, classes = logits.shape
+        flat = np.arange(0, rows * classes, classes) + target
         if ctx is not None:
-            ctx.saved = log_probs
-        picked = -log_probs[np.arange(logits.shape[0]), target]
+            ctx.saved = (log_probs, flat)
+        picked = log_probs.reshape(-1)[flat]
         if reduction == "mean":
-            return np.sum(picked) / logits.shape[0]
+            return -picked.sum() / logits.shape[0]
         if reduction == "sum":
-            return np.sum(picked)
-        return picked
+            return -picked.sum()
+        return -picked
 
     @staticmethod
     def vjp(ctx, grad):
         (logits,) = ctx.parents
         target, reduction = ctx.attrs["target"], ctx.attrs["reduction"]
         rows = logits.shape[0]
-        if reduction == "none":
-            scale = reshape(grad, (rows, 1))
-        elif reduction == "mean":
-            scale = div(grad, rows)
-        else:
-            scale = grad
-        onehot = np.zeros(logits.shape, dtype=logits.dtype if logits.dtype != object else int)
-        onehot[np.arange(rows), target] = 1
         if is_grad_enabled() or logits.dtype == object:
+            # Recorded backward (or SymPy): the softmax is rebuilt from minigrad ops so that
+            # its own derivative is exact.
+            if reduction == "none":
+                scale = reshape(grad, (rows, 1))
+            elif reduction == "mean":
+                scale = div(grad, rows)
+            else:
+                scale = grad
+            onehot = np.zeros(logits.shape, dtype=logits.dtype if logits.dtype != object else int)
+            onehot[np.arange(rows), target] = 1
             probs = exp(log_softmax(logits, axis=1))
             return (mul(sub(probs, Tensor._constant(onehot)), scale),)
-        diff = np.exp(ctx.saved)
-        diff -= onehot
-        return (mul(Tensor._constant(diff), scale),)
+        # Otherwise the same numbers from the saved log-probabilities, in one new array.
+        log_probs, flat = ctx.saved
+        diff = np.exp(log_probs)
+        diff.reshape(-1)[flat] -= 1
+        if reduction == "none":
+            diff *= grad.data.reshape(rows, 1)
+        else:
+            diff *= grad.data / rows if reduction == "mean" else grad.data
+        return (Tensor._constant(diff),)
 
 
 def linear(x, weight, bias=None):
     """y = x W^T + b as one fused node; checks the shapes first."""
     x = x if isinstance(x, Tensor) else lift(x, weight)
     weight = weight if isinstance(weight, Tensor) else lift(weight, x)
-    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    x_shape, w_shape = x._data.shape, weight._data.shape
+    if len(w_shape) != 2 or not x_shape or x_shape[-1] != w_shape[1]:
         raise ValueError(
-            f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape}: "
+            f"linear: input of shape {x_shape} does not fit a weight of shape {w_shape}: "
             f"the input's last axis must equal in_features = weight.shape[1]"
-            f"{'' if weight.ndim == 2 else ' (and the weight must be 2-D)'}."
+            f"{'' if len(w_shape) == 2 else ' (and the weight must be 2-D)'}."
         )
     if bias is None:
         return apply(Linear, x, weight)
     bias = bias if isinstance(bias, Tensor) else lift(bias, x)
-    if bias.shape != (weight.shape[0],):
+    if bias._data.shape != w_shape[:1]:
         raise ValueError(
-            f"linear: bias of shape {bias.shape} does not fit a weight of shape {weight.shape}; "
-            f"it must have shape ({weight.shape[0]},)"
+            f"linear: bias of shape {bias.shape} does not fit a weight of shape {w_shape}; "
+            f"it must have shape ({w_shape[0]},)"
         )
     return apply(Linear, x, weight, bias)
 
@@ -171,5 +190,6 @@ def cross_entropy_indices(logits, target: np.ndarray, reduction: str = "mean"):
 
 from minigrad.autograd import is_grad_enabled  # noqa: E402
 from minigrad.ops.elementwise import div  # noqa: E402
-from minigrad.ops.linalg import matmul  # noqa: E402
-from minigrad.ops.shape import reshape, transpose  # noqa: E402
+from minigrad.ops.linalg import MatMul  # noqa: E402
+from minigrad.ops.reduce import Sum  # noqa: E402
+from minigrad.ops.shape import Transpose, reshape  # noqa: E402
