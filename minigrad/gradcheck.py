@@ -589,16 +589,22 @@ def _replace(arrays, index, value) -> list:
 # ---------------------------------------------------------------------------------------
 # Reports
 # ---------------------------------------------------------------------------------------
+def backward_error_report(error: str) -> str:
+    """The lines that explain an error raised by the backward pass (shared with symbolic_check)."""
+    text = f"The backward pass raised an error, so no gradient could be compared:\n  {error}"
+    if "must have its input's shape" in error:
+        text += ("\n  hint: a VJP returned the output's shape for a broadcast input: a broadcast sum is "
+                 "missing. Reduce it with unbroadcast(grad, input.shape).")
+    return text
+
+
 def _report(result: GradcheckResult, eps, atol, rtol, n_inputs, n_outputs, labels, out_labels) -> str:
     head = (f"gradcheck {'passed' if result.ok else 'FAILED'} for {result.name} ({result.mode} mode; "
             f"{n_inputs} input(s), {n_outputs} output(s); eps={eps:g}, atol={atol:g}, rtol={rtol:g}): "
             f"max abs error {result.max_abs_error:.3g}, max rel error {result.max_rel_error:.3g}")
     lines = [head]
     if result.error:
-        lines.append(f"The backward pass raised an error, so no gradient could be compared:\n  {result.error}")
-        if "must have its input's shape" in result.error:
-            lines.append("  hint: a VJP returned the output's shape for a broadcast input: a broadcast sum is "
-                         "missing. Reduce it with unbroadcast(grad, input.shape).")
+        lines.append(backward_error_report(result.error))
     for pair in result.pairs:
         if pair.ok:
             continue

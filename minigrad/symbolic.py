@@ -151,7 +151,12 @@ class SymbolicRun:
         return _sp().Matrix(self.engine[(k, i)].tolist())
 
 
-def run_symbolic(fn: Callable, shapes: Sequence[tuple], domain="real", names=None, inputs=None) -> SymbolicRun:
+class _BackwardFailed(Exception):
+    """Raised by run_symbolic when the engine's backward pass itself raised."""
+
+
+def run_symbolic(fn: Callable, shapes: Sequence[tuple], domain="real", names=None, inputs=None,
+                 _report_backward_errors: bool = False) -> SymbolicRun:
     """Run ``fn`` on symbolic inputs and take the engine's reverse-mode Jacobian.
 
     One backward pass per output entry, each seeded with a one-hot cotangent, so row m of
@@ -172,7 +177,12 @@ def run_symbolic(fn: Callable, shapes: Sequence[tuple], domain="real", names=Non
         for m in range(out.size):
             seed = np.full(out.shape, sp.Integer(0), dtype=object)
             seed.reshape(-1)[m] = sp.Integer(1)
-            grads = _grad([out], tensors, [Tensor._constant(seed)], retain_graph=True, allow_unused=True)
+            try:
+                grads = _grad([out], tensors, [Tensor._constant(seed)], retain_graph=True, allow_unused=True)
+            except (RuntimeError, NotImplementedError) as error:
+                if not _report_backward_errors:
+                    raise
+                raise _BackwardFailed(error) from error
             for i, g in enumerate(grads):
                 if g is not None:
                     row = np.asarray(g.data, dtype=object).reshape(-1)
@@ -418,10 +428,20 @@ def symbolic_check(
     name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "fn")
     sp = _sp()
     try:
-        run = run_symbolic(fn, shapes, domain, names)
+        run = run_symbolic(fn, shapes, domain, names, _report_backward_errors=True)
     except backend.NotSymbolicError as error:
         return SymbolicResult(ok=True, method="not symbolic", name=name, report=f"{name}: not symbolic ({error})",
                               seconds=time.perf_counter() - started)
+    except _BackwardFailed as failure:
+        # A VJP that raises (or returns a gradient of the wrong shape) is a failed check,
+        # reported like gradcheck reports it, not an exception out of the checker.
+        from minigrad.gradcheck import backward_error_report
+
+        error = failure.args[0]
+        return SymbolicResult(
+            ok=False, method="failed", name=name, seconds=time.perf_counter() - started,
+            report=f"symbolic_check FAILED for {name}: " + backward_error_report(f"{type(error).__name__}: {error}"),
+        )
     rng = _random.generator() if seed is None else np.random.default_rng(seed)
     symbols = [s for x in run.inputs for s in x.data.reshape(-1)]
     sample = [_random_point(symbols, rng) for _ in range(points)]
