@@ -170,3 +170,17 @@ def test_nan_input_propagates_within_its_group_only():
     assert np.isnan(rows[0]).all() and np.isfinite(rows[1:]).all()
     columns = batch_norm(x, None, None, training=True).data   # a channel is a group: column 1 only
     assert np.isnan(columns[:, 1]).all() and np.isfinite(np.delete(columns, 1, axis=1)).all()
+
+
+def test_every_composed_twin_is_exported_beside_its_fused_norm():
+    import inspect
+
+    import norms
+    from norms import activation, functional, spectral, weight
+
+    for module in (activation, functional, spectral, weight):
+        for name, obj in vars(module).items():
+            if name.endswith("_composed") and inspect.isfunction(obj) and obj.__module__ == module.__name__:
+                fused = name[: -len("_composed")]
+                assert getattr(norms, name) is obj, f"norms.{name} is not exported"
+                assert hasattr(norms, fused), f"norms.{fused} (the fused twin of {name}) is not exported"
