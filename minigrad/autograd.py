@@ -324,8 +324,12 @@ def run_backward(
     # only the nodes that lead to the requested inputs, found beforehand.
     capture = relevant = None
     if inputs is None:
-        queue = [(-node.seq, node) for node in {r._node for r in roots if r._node is not None}]
-        heapq.heapify(queue)
+        queue = []
+        for root in roots:
+            if root._node is not None and (-root._node.seq, root._node) not in queue:
+                queue.append((-root._node.seq, root._node))
+        if len(queue) > 1:
+            heapq.heapify(queue)
     else:
         order = _topological_order([r._node for r in roots if r._node is not None])
         capture = {}
@@ -340,10 +344,12 @@ def run_backward(
                 relevant.add(node)
         queue = [(-node.seq, node) for node in reversed(order) if node in relevant]  # a heap
 
+    # handed: memory already owned by someone (the seed gradients), or given to a leaf's .grad.
+    handed = set()
     for root, grad in zip(roots, root_grads):
         accumulate(_key(root), grad)
-    # Memory already owned by someone (the seed gradients), or given to a leaf's .grad.
-    handed = {id(g._data.base if g._data.base is not None else g._data) for g in root_grads}
+        data = grad._data
+        handed.add(id(data.base if data.base is not None else data))
 
     clock_now = InplaceClock.now
     anomaly = AnomalyMode.enabled
@@ -515,22 +521,22 @@ _SEEDS: dict = {}  # the read-only 1 that seeds backward() of a scalar, per dtyp
 
 
 def _as_grad_tensor(output: "Tensor", gradient, function: str) -> "Tensor":
-    from minigrad.tensor import Tensor
-
+    Tensor = _tensor_class()
     if gradient is None:
-        if output.data.size != 1 or output.ndim != 0:
+        data = output._data
+        if data.ndim != 0:
             raise RuntimeError(
                 f"{function}: grad can be implicitly created only for scalar outputs; this output "
                 f"has shape {output.shape}. Pass gradient= (e.g. minigrad.ones_like(out)) or "
                 f"reduce it to a scalar first (out.sum())."
             )
-        if output.dtype == object:
-            from minigrad import backend
-
-            return Tensor._constant(backend.to_object_array(backend.sympy().Integer(1)))
-        seed = _SEEDS.get(output.dtype)
+        seed = _SEEDS.get(data.dtype)
         if seed is None:
-            seed = _SEEDS[output.dtype] = np.ones((), dtype=output.dtype)
+            if data.dtype == object:
+                from minigrad import backend
+
+                return Tensor._constant(backend.to_object_array(backend.sympy().Integer(1)))
+            seed = _SEEDS[data.dtype] = np.ones((), dtype=data.dtype)
             seed.flags.writeable = False  # shared by every backward(), so nothing may change it
         return Tensor._constant(seed)
     grad = gradient if isinstance(gradient, Tensor) else Tensor._constant(np.asarray(gradient, dtype=output.dtype))

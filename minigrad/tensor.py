@@ -9,6 +9,7 @@ import numpy as np
 from minigrad import backend
 from minigrad import random as _random
 from minigrad.autograd import GradMode, bump_version
+from minigrad.autograd import backward as _run_backward
 
 _FLOAT_KINDS = "fc"
 
@@ -269,9 +270,7 @@ class Tensor:
         ``retain_graph=True``; ``create_graph=True`` records the backward pass itself so the
         gradients can be differentiated again (``retain_graph`` then defaults to True).
         """
-        from minigrad.autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph)
+        _run_backward(self, gradient, retain_graph, create_graph)
 
     # Display -----------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -82,20 +82,18 @@ class Linear(Primitive):
         # without the argument checks of matmul()/transpose()/sum_() (this runs every step).
         x, weight = ctx.parents[0], ctx.parents[1]
         needs = ctx.needs_input_grad
+        x_ndim, g_ndim = x._data.ndim, grad._data.ndim
         grad_x = apply(MatMul, grad, weight) if needs[0] else None
         grad_w = grad_b = None
         if needs[1]:
-            if x.ndim == 1:
+            if x_ndim == 1:
                 grad_w = apply(MatMul, reshape(grad, (grad.shape[0], 1)), reshape(x, (1, x.shape[0])))
             else:
-                g2 = grad if grad.ndim == 2 else reshape(grad, (-1, grad.shape[-1]))
-                x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+                g2 = grad if g_ndim == 2 else reshape(grad, (-1, grad.shape[-1]))
+                x2 = x if x_ndim == 2 else reshape(x, (-1, x.shape[-1]))
                 grad_w = apply(MatMul, apply(Transpose, g2, axes=(1, 0)), x2)
         if len(needs) == 3 and needs[2]:
-            if grad.ndim > 1:
-                grad_b = apply(Sum, grad, axis=tuple(range(grad.ndim - 1)), keepdims=False)
-            else:
-                grad_b = grad
+            grad_b = apply(Sum, grad, axis=tuple(range(g_ndim - 1)), keepdims=False) if g_ndim > 1 else grad
         return (grad_x, grad_w, grad_b) if len(needs) == 3 else (grad_x, grad_w)
 
 
