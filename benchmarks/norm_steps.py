@@ -13,6 +13,10 @@ Each step is also written by hand in NumPy (the floor for an engine over NumPy, 
 mlp_step). All three start from the same weights, power-iteration vectors and batch, and
 the losses of their first steps are compared (``max_loss_difference_*``) so every side is
 known to do the same work. Thread counts are left as they are; PyTorch's is reported.
+The runner (``python -m benchmarks``) gives every library one thread; run alone with
+OpenBLAS's default of one thread per core, a busy second core slows the NumPy and
+minigrad steps (their GEMMs) about fourfold while PyTorch's passive OpenMP threads cope,
+so the ratios against PyTorch are only meaningful with equal, uncontended threads.
 minigrad and NumPy are timed in alternating rounds; PyTorch is timed in phases of its own
 between those rounds, never interleaved (its OpenMP threads spin after a call and slow the
 next BLAS call), and the median over all rounds is reported, so slow drift of a shared
@@ -139,9 +143,11 @@ def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple:
 def numpy_step_factory(kind: str, problem: dict):
     """The same step written by hand in NumPy (the floor for an engine over NumPy).
 
-    Plain NumPy as one would write it: every array op allocates its result, except the
-    SGD update, which is in place (as PyTorch's). Returns (step, state); step() returns
-    the loss.
+    NumPy as a careful hand would write it: every array op allocates its result, except
+    the SGD update, which is in place (as PyTorch's); sums of products are dot products
+    (np.vdot, np.einsum) that form no temporary, and a scalar meets the short vector
+    before the matrix (outer(c * u, v), v * (g / norm)), so no full-size pass is spent
+    on it. Returns (step, state); step() returns the loss.
     """
     x, y, eps = problem["x"], problem["y"], 1e-12
     state = {"weight": problem["weight"].copy(), "bias": problem["bias"].copy()}
@@ -162,7 +168,7 @@ def numpy_step_factory(kind: str, problem: dict):
             grad_normalized = grad_logits.T @ x
             # d(W / sigma) with u, v constant: G / sigma - (<G, W> / sigma^2) u v^T
             c = float(np.vdot(grad_normalized, normalized)) / sigma
-            grad_weight = grad_normalized / sigma - c * np.outer(u, v)
+            grad_weight = grad_normalized / sigma - np.outer(c * u, v)
             weight -= LEARNING_RATE * grad_weight
             bias -= LEARNING_RATE * grad_logits.sum(axis=0)
             return loss
@@ -173,11 +179,11 @@ def numpy_step_factory(kind: str, problem: dict):
 
         def step():
             g, v, bias = state["g"], state["v"], state["bias"]
-            norm = np.sqrt(np.sum(v * v, axis=1, keepdims=True))
-            weight = g * (v / norm)
+            norm = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
+            weight = v * (g / norm)
             loss, grad_logits = _softmax_cross_entropy(x @ weight.T + bias, y)
             grad_weight = grad_logits.T @ x
-            s = np.sum(grad_weight * v, axis=1, keepdims=True)
+            s = np.einsum("ij,ij->i", grad_weight, v)[:, None]
             grad_g = s / norm
             grad_v = (g / norm) * (grad_weight - v * (s / (norm * norm)))
             g -= LEARNING_RATE * grad_g

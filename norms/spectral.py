@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import ops
-from minigrad.autograd import no_grad
+from minigrad.autograd import is_grad_enabled, no_grad
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.random import generator
@@ -88,6 +88,10 @@ class SpectralNormalize(Primitive):
     other two let ``grad_through_power_iteration=True`` differentiate through the power
     iteration that produced u and v. Derivation: d(u^T M v) = u^T dM v = <u v^T, dM>, then
     the quotient rule; see Miyato et al. (2018), section 2.2, and Giles (2008), 2.2.2.
+
+    The forward keeps M v and sigma for the backward. A recorded backward
+    (create_graph=True) rebuilds both from engine ops instead, so that they are
+    differentiated as well.
     """
 
     name = "spectral_normalize"
@@ -102,7 +106,9 @@ class SpectralNormalize(Primitive):
 
     @staticmethod
     def forward(ctx, weight, u, v, dim):
-        sigma = u @ _matrix_array(weight, dim) @ v
+        # M v first (PyTorch's order): grad_u is a multiple of it, so the node keeps it.
+        matrix_v = _matrix_array(weight, dim) @ v
+        sigma = u @ matrix_v
         if weight.dtype != object and sigma == 0:
             raise ValueError(
                 f"spectral_normalize: sigma = u^T W v is {float(sigma)} for a weight of shape "
@@ -112,6 +118,8 @@ class SpectralNormalize(Primitive):
                 f"range has no scale to divide by. Initialise the weight with non-zero values "
                 f"of ordinary size (or rescale it)."
             )
+        if ctx is not None:
+            ctx.saved = (matrix_v, sigma)
         return weight / sigma
 
     @staticmethod
@@ -119,20 +127,27 @@ class SpectralNormalize(Primitive):
         weight, u, v = ctx.parents
         dim = ctx.attrs["dim"]
         need_w, need_u, need_v = ctx.needs_input_grad
-        matrix = _as_matrix(weight, dim)
-        matrix_v = ops.matmul(matrix, v)
-        sigma = ops.sum_(ops.mul(u, matrix_v))
+        if is_grad_enabled() or weight.dtype == object:
+            # Recorded: sigma and M v depend on W, u, v, so they are built from ops.
+            matrix_v = ops.matmul(_as_matrix(weight, dim), v)
+            sigma = ops.sum_(ops.mul(u, matrix_v))
+        else:
+            matrix_v, sigma = (Tensor._constant(np.asarray(a)) for a in ctx.saved)
         # c = <G, W> / sigma^2 is shared by all three gradients; <G, W/sigma> / sigma (the
-        # forward's output) keeps huge weights from overflowing sigma^2 and <G, W>.
-        c = ops.div(ops.sum_(ops.mul(grad, ctx.output)), sigma)
+        # forward's output) keeps huge weights from overflowing sigma^2 and <G, W>. The
+        # inner product is a dot of the flattened arrays: no (rows, columns) temporary.
+        c = ops.div(ops.matmul(ops.reshape(grad, (-1,)), ops.reshape(ctx.output, (-1,))), sigma)
         grad_w = grad_u = grad_v = None
         if need_w:
-            outer = ops.matmul(ops.reshape(u, (u.shape[0], 1)), ops.reshape(v, (1, v.shape[0])))
-            grad_w = ops.sub(ops.div(grad, sigma), ops.mul(c, _from_matrix(outer, weight.shape, dim)))
+            # c u v^T as one broadcast product (c folded into the short vector first).
+            scaled_u = ops.mul(c, u)
+            outer = ops.mul(ops.reshape(scaled_u, (u.shape[0], 1)), ops.reshape(v, (1, v.shape[0])))
+            grad_w = ops.sub(ops.div(grad, sigma), _from_matrix(outer, weight.shape, dim))
         if need_u:
             grad_u = ops.neg(ops.mul(c, matrix_v))
         if need_v:
-            grad_v = ops.neg(ops.mul(c, ops.matmul(ops.transpose(matrix, (1, 0)), u)))
+            matrix_t = ops.transpose(_as_matrix(weight, dim), (1, 0))
+            grad_v = ops.neg(ops.mul(c, ops.matmul(matrix_t, u)))
         return grad_w, grad_u, grad_v
 
 

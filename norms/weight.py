@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend, ops
-from minigrad.autograd import no_grad
+from minigrad.autograd import is_grad_enabled, no_grad
 from minigrad.nn.layers import Linear, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
@@ -47,6 +47,10 @@ DEFAULT_EPS = 1e-12
 def _reduced_axes(ndim: int, dim: int | None) -> tuple:
     """The axes the norm runs over: all of them for dim None, else all but ``dim``."""
     return tuple(range(ndim)) if dim is None else tuple(a for a in range(ndim) if a != dim)
+
+
+def _kept_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(1 if axis in axes else size for axis, size in enumerate(shape))
 
 
 def _g_shape(shape: tuple, dim: int | None) -> tuple:
@@ -70,10 +74,37 @@ def _normalize_dim(dim, ndim: int, function: str) -> int | None:
     return int(dim) % ndim
 
 
+def _sum_of_squares(v: np.ndarray, dim: int | None) -> np.ndarray:
+    """sum v^2 over every axis but ``dim``, without forming v^2 (one read of v)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"[: v.ndim]
+    kept = "" if dim is None else letters[dim]
+    return np.einsum(f"{letters},{letters}->{kept}", v, v)
+
+
+def _slice_norms(v: np.ndarray, dim: int | None) -> np.ndarray:
+    """||v||_2 over every axis but ``dim``, keepdims-shaped (all axes for dim None).
+
+    The plain sqrt(sum v^2), one read of v, when no square can have overflowed or lost
+    digits to underflow: every slice's sum of squares is at most the largest float and at
+    least length * tiny / eps (length: entries per slice), so the squares that underflowed
+    change it by under one rounding. Otherwise (NaN, Inf, zero or tiny slices, 1e300
+    entries) and for SymPy data, the scaled norm of norms.functional, which never overflows
+    but makes several passes over v.
+    """
+    axes = _reduced_axes(v.ndim, dim)
+    if v.dtype.kind == "f" and v.size:
+        squares = _sum_of_squares(v, dim)
+        info = np.finfo(v.dtype)
+        length = v.size // (1 if dim is None else v.shape[dim])
+        if np.all((squares >= length * (info.tiny / info.eps)) & (squares <= info.max)):
+            return np.sqrt(squares).reshape(_kept_shape(v.shape, axes))
+    return FrobeniusNorm.forward(None, v, axes, True)
+
+
 def norm_except_dim(v: np.ndarray, dim: int | None) -> np.ndarray:
     """||v||_2 over every axis but ``dim`` (keepdims-shaped; a 0-d array for dim None)."""
-    axes = _reduced_axes(v.ndim, dim)
-    return FrobeniusNorm.forward(None, v, axes, dim is not None)  # scaled: no overflow
+    norm = _slice_norms(v, dim)
+    return norm.reshape(()) if dim is None else norm
 
 
 @register
@@ -88,6 +119,9 @@ class WeightNormalize(Primitive):
     i.e. G projected off v and scaled by g/n (Salimans & Kingma 2016, eq. 3; PyTorch's
     weight_norm backward). A slice with n < eps is the linear map g * v / eps, whose
     gradients are grad_g = s / eps, grad_v = g * G / eps.
+
+    The forward keeps n for the backward; a recorded backward (create_graph=True)
+    rebuilds it from engine ops instead, so that it is differentiated as well.
     """
 
     name = "weight_norm"
@@ -102,11 +136,13 @@ class WeightNormalize(Primitive):
 
     @staticmethod
     def forward(ctx, g, v, dim, eps):
-        axes = _reduced_axes(v.ndim, dim)
-        norm = FrobeniusNorm.forward(None, v, axes, True)  # scaled: 1e300 entries do not overflow
+        norm = _slice_norms(v, dim)
+        if ctx is not None:
+            ctx.saved = norm
         if v.dtype != object:
             norm = np.maximum(norm, eps)   # SymPy symbols are never zero, so no floor there
-        return g * (v / norm)
+        # v * (g / n) as PyTorch: one short division, then one pass over v.
+        return v * (g / norm)
 
     @staticmethod
     def vjp(ctx, grad):
@@ -114,8 +150,12 @@ class WeightNormalize(Primitive):
         dim, eps = ctx.attrs["dim"], ctx.attrs["eps"]
         need_g, need_v = ctx.needs_input_grad
         axes = _reduced_axes(v.ndim, dim)
-        norm = frobenius_norm(v, axes, keepdims=True)
-        s = ops.sum_(ops.mul(grad, v), axes, keepdims=True)
+        if is_grad_enabled() or v.dtype == object:
+            # Recorded: n depends on v, so it is built from ops.
+            norm = frobenius_norm(v, axes, keepdims=True)
+        else:
+            norm = Tensor._constant(ctx.saved)
+        s = _slice_dots(grad, v, dim)
         # Slices shorter than eps are divided by eps, and lose the projection term.
         active = None if v.dtype == object else norm.data >= eps
         if active is None or active.all():
@@ -132,6 +172,23 @@ class WeightNormalize(Primitive):
                 projection = ops.where(active, projection, 0.0)
             grad_v = ops.mul(ops.div(g, floored), ops.sub(grad, ops.mul(v, projection)))
         return grad_g, grad_v
+
+
+def _slice_dots(grad: Tensor, v: Tensor, dim: int | None) -> Tensor:
+    """sum(G * v) over every axis but ``dim``, keepdims-shaped, from engine ops.
+
+    For dim 0 and None the slices are contiguous, so the sums are (batched) dot products
+    through matmul: no temporary of v's size. Other dims (and SymPy data) use sum(G * v).
+    """
+    kept = _kept_shape(v.shape, _reduced_axes(v.ndim, dim))
+    if v.dtype == object or v.size == 0 or dim not in (0, None):
+        return ops.sum_(ops.mul(grad, v), _reduced_axes(v.ndim, dim), keepdims=True)
+    if dim is None:
+        dots = ops.matmul(ops.reshape(grad, (-1,)), ops.reshape(v, (-1,)))
+    else:
+        rows = v.shape[0]
+        dots = ops.matmul(ops.reshape(grad, (rows, 1, -1)), ops.reshape(v, (rows, -1, 1)))
+    return ops.reshape(dots, kept)
 
 
 def _check_g(g: Tensor, v: Tensor, dim: int | None, function: str) -> None:
