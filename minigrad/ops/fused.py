@@ -78,23 +78,37 @@ class Linear(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        # The shapes are right by construction, so the primitives are applied directly,
-        # without the argument checks of matmul()/transpose()/sum_() (this runs every step).
         x, weight = ctx.parents[0], ctx.parents[1]
         needs = ctx.needs_input_grad
-        x_ndim, g_ndim = x._data.ndim, grad._data.ndim
-        grad_x = apply(MatMul, grad, weight) if needs[0] else None
-        grad_w = grad_b = None
-        if needs[1]:
-            if x_ndim == 1:
-                grad_w = apply(MatMul, reshape(grad, (grad.shape[0], 1)), reshape(x, (1, x.shape[0])))
-            else:
-                g2 = grad if g_ndim == 2 else reshape(grad, (-1, grad.shape[-1]))
-                x2 = x if x_ndim == 2 else reshape(x, (-1, x.shape[-1]))
-                grad_w = apply(MatMul, apply(Transpose, g2, axes=(1, 0)), x2)
-        if len(needs) == 3 and needs[2]:
-            grad_b = apply(Sum, grad, axis=tuple(range(g_ndim - 1)), keepdims=False) if g_ndim > 1 else grad
-        return (grad_x, grad_w, grad_b) if len(needs) == 3 else (grad_x, grad_w)
+        if is_grad_enabled():  # recorded (create_graph): the same formulas on tensors
+            return _linear_grads(grad, x, weight, needs)
+        # Not recorded: the gradients are constants, so NumPy computes them on the arrays.
+        grads = _linear_grads(grad._data, x._data, weight._data, needs)
+        wrap = Tensor._constant
+        return tuple([None if g is None else wrap(g) for g in grads])
+
+
+def _linear_grads(g, x, weight, needs):
+    """grad_x = g W, grad_W = g^T x (over all batch axes), grad_b = sum of g over batch axes.
+
+    One formula for two array worlds: called with tensors when the backward pass is
+    recorded (create_graph=True), so the result can be differentiated again, and with the
+    raw arrays otherwise (the operators and methods used exist on both).
+    """
+    grad_x = g @ weight if needs[0] else None
+    grad_w = grad_b = None
+    if needs[1]:
+        if x.ndim == 1:
+            grad_w = g.reshape(-1, 1) @ x.reshape(1, -1)
+        else:
+            g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            grad_w = g2.T @ x2
+    if len(needs) == 3:
+        if needs[2]:
+            grad_b = g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g
+        return grad_x, grad_w, grad_b
+    return grad_x, grad_w
 
 
 @register
@@ -188,6 +202,4 @@ def cross_entropy_indices(logits, target: np.ndarray, reduction: str = "mean"):
 
 from minigrad.autograd import is_grad_enabled  # noqa: E402
 from minigrad.ops.elementwise import div  # noqa: E402
-from minigrad.ops.linalg import MatMul  # noqa: E402
-from minigrad.ops.reduce import Sum  # noqa: E402
-from minigrad.ops.shape import Transpose, reshape  # noqa: E402
+from minigrad.ops.shape import reshape  # noqa: E402

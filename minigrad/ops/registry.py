@@ -80,7 +80,7 @@ def apply(op, *inputs, **attrs):
 
     This is the engine's hot path: the forward runs on raw arrays, and only when recording
     is on and some input requires grad is a node built. Nothing else happens per op. For
-    speed the one- and two-input cases are spelled out (a comprehension costs a frame), and
+    speed the one-, two- and three-input cases are spelled out (a comprehension costs a frame), and
     the node and the result tensor are filled in here rather than through their
     constructors (a Python call costs more than the nine field stores; ``Node.__init__``
     documents the same fields).
@@ -92,6 +92,11 @@ def apply(op, *inputs, **attrs):
     elif count == 1:
         first = inputs[0]
         needs = _NEEDS_ONE[first.requires_grad] if GradMode.enabled else None
+    elif count == 3:  # linear with a bias
+        first, second, third = inputs
+        needs = None
+        if GradMode.enabled and (first.requires_grad or second.requires_grad or third.requires_grad):
+            needs = (first.requires_grad, second.requires_grad, third.requires_grad)
     else:
         needs = tuple([t.requires_grad for t in inputs])
         if not GradMode.enabled or True not in needs:
@@ -119,6 +124,8 @@ def apply(op, *inputs, **attrs):
             out = op.forward(node, first._data, **attrs)
         else:
             out = op.forward(node, first._data)
+    elif count == 3:
+        out = op.forward(node, first._data, second._data, third._data, **attrs)
     else:
         out = op.forward(node, *[t._data for t in inputs], **attrs)
     if type(out) is not np.ndarray:
