@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd import is_grad_enabled
-from minigrad.ops.registry import Primitive, apply, register
+from minigrad.ops.registry import Primitive, _as_array, apply, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 # Shapes every binary op is checked on: equal, scalar with matrix, and the broadcasting
@@ -290,6 +290,11 @@ class Abs(Primitive):
         return (mul(grad, _constant(backend.sign(ctx.parents[0].data))),)
 
 
+def _tanh_grad(grad, out):
+    """g * (1 - tanh(a)^2), for tensors or arrays alike."""
+    return grad * (1 - out * out)
+
+
 @register
 class Tanh(Primitive):
     name = "tanh"
@@ -303,13 +308,12 @@ class Tanh(Primitive):
     @staticmethod
     def vjp(ctx, grad):
         # One formula, two array worlds: when the backward pass is recorded (create_graph)
-        # the slope is built from minigrad ops on the output tensor so that it can be
-        # differentiated again; otherwise it is a constant, computed by NumPy on the array.
+        # it runs on tensors, so that the gradient can be differentiated again; otherwise
+        # it is a constant, computed by NumPy on the arrays.
         if is_grad_enabled():
-            out = ctx.output
-            return (mul(grad, 1 - out * out),)
-        out = ctx.out
-        return (mul(grad, _constant(1 - out * out)),)
+            return (_tanh_grad(grad, ctx.output),)
+        slope = _tanh_grad(grad._data, ctx.out)
+        return (_constant(slope if type(slope) is np.ndarray else _as_array(slope)),)
 
 
 @register

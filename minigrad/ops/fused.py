@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.ops.registry import Primitive, apply, register
+from minigrad.ops.registry import Primitive, _as_array, apply, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 
@@ -84,8 +84,12 @@ class Linear(Primitive):
             return _linear_grads(grad, x, weight, needs)
         # Not recorded: the gradients are constants, so NumPy computes them on the arrays.
         grads = _linear_grads(grad._data, x._data, weight._data, needs)
-        wrap = Tensor._constant
-        return tuple([None if g is None else wrap(g) for g in grads])
+        wrapped = []
+        for g in grads:
+            if g is not None:
+                g = Tensor._constant(g if type(g) is np.ndarray else _as_array(g))
+            wrapped.append(g)
+        return tuple(wrapped)
 
 
 def _linear_grads(g, x, weight, needs):
