@@ -111,6 +111,24 @@ class _NodeExtras:
         self.trace = None
 
 
+class _Extra:
+    """A node field kept in ``node.extras``: reads None until set, and setting it creates
+    the extras record."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, node, owner=None):
+        if node is None:
+            return self
+        return None if node.extras is None else getattr(node.extras, self.name)
+
+    def __set__(self, node, value) -> None:
+        if node.extras is None:
+            node.extras = _NodeExtras()
+        setattr(node.extras, self.name, value)
+
+
 class Node:
     """One recorded op application: the context a primitive's VJP reads.
 
@@ -145,34 +163,9 @@ class Node:
         self.seq = next(_sequence)
         self.extras = None
 
-    def _extras(self) -> _NodeExtras:
-        if self.extras is None:
-            self.extras = _NodeExtras()
-        return self.extras
-
-    @property
-    def retained(self):
-        return None if self.extras is None else self.extras.retained
-
-    @retained.setter
-    def retained(self, value) -> None:
-        self._extras().retained = value
-
-    @property
-    def grad_record(self):
-        return None if self.extras is None else self.extras.grad_record
-
-    @grad_record.setter
-    def grad_record(self, value) -> None:
-        self._extras().grad_record = value
-
-    @property
-    def trace(self):
-        return None if self.extras is None else self.extras.trace
-
-    @trace.setter
-    def trace(self, value) -> None:
-        self._extras().trace = value
+    retained = _Extra("retained")
+    grad_record = _Extra("grad_record")
+    trace = _Extra("trace")
 
     @property
     def freed(self) -> bool:

@@ -15,6 +15,24 @@ from minigrad.ops import REGISTRY, apply, getitem, matmul, mul, transpose, unbro
 from minigrad.ops.registry import Primitive, register, unregister
 
 
+class ForgetsUnbroadcast(Primitive):
+    """a + b whose VJP hands b the output's shape: the engine itself rejects it (wrong shape).
+
+    Not a planted registry entry: used directly with ``apply`` by the tests that check how
+    a backward pass that raises is reported.
+    """
+
+    name = "forgets_unbroadcast"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def vjp(ctx, grad):
+        return grad, grad  # b was broadcast: its gradient must be summed back to its shape
+
+
 class PlantedTransposed(Primitive):
     """a @ b with grad_a returned transposed: (g @ b^T)^T (square inputs hide the shape error)."""
 

@@ -100,16 +100,7 @@ def test_no_input_requiring_grad_is_a_clear_error():
 
 
 def test_backward_error_is_reported_with_the_broadcast_hint():
-    class ForgetsUnbroadcast(Primitive):
-        name = "forgets_unbroadcast"
-
-        @staticmethod
-        def forward(ctx, a, b):
-            return a + b
-
-        @staticmethod
-        def vjp(ctx, grad):
-            return grad, grad  # b was (1, 4): its gradient must be summed back to that shape
+    from tests._planted import ForgetsUnbroadcast
 
     a, b = _leaf((3, 4), 0), _leaf((1, 4), 1)
     result = check_gradients(lambda a, b: apply(ForgetsUnbroadcast, a, b), (a, b))

@@ -152,22 +152,11 @@ def test_substitute_evaluates_symbolic_tensors():
 
 
 def test_a_vjp_of_the_wrong_shape_is_a_failed_check_not_an_exception():
-    from minigrad.ops.registry import Primitive, apply
-
-    class ForgetsUnbroadcast(Primitive):
-        name = "forgets_unbroadcast_symbolic"
-
-        @staticmethod
-        def forward(ctx, a, b):
-            return a + b
-
-        @staticmethod
-        def vjp(ctx, grad):
-            return grad, grad  # b is (1, 2): its gradient must be summed back to that shape
+    from tests._planted import ForgetsUnbroadcast
 
     result = symbolic_check(lambda a, b: apply(ForgetsUnbroadcast, a, b), [(2, 2), (1, 2)])
     assert not result.ok and result.method == "failed"
-    assert ("forgets_unbroadcast_symbolic: the VJP returned a gradient of shape (2, 2) for an input "
+    assert ("forgets_unbroadcast: the VJP returned a gradient of shape (2, 2) for an input "
             "of shape (1, 2)") in result.report
     assert "a broadcast sum is missing" in result.report
     assert result.report.startswith("symbolic_check FAILED for ")
