@@ -473,25 +473,24 @@ def _accumulate_leaf(leaf: "Tensor", grad: "Tensor", create_graph: bool) -> None
     elif create_graph or leaf.grad.requires_grad:
         leaf.grad = leaf.grad + grad
     else:
-        leaf.grad = type(grad)._constant(leaf.grad._data + grad._data)
+        leaf.grad = _tensor_class()._constant(leaf.grad._data + grad._data)
 
 
 def _unshared(grad: "Tensor", handed: set, constant) -> "Tensor":
     """A leaf's first gradient, as a tensor of its own whose array no other leaf holds.
 
     A VJP may pass one array to several inputs (add gives ``g`` to both), and the seed
-    gradient is the caller's array. So that changing one ``.grad`` in place never changes
-    another (PyTorch's rule too), a writable array whose memory was already handed out in
-    this backward pass is copied; read-only arrays (broadcast views) cannot be changed, so
-    they are shared as they are.
+    gradient is the caller's array (or the shared read-only 1). So that a ``.grad`` can be
+    changed in place without changing anything else (PyTorch's rule too), an array whose
+    memory was already handed out in this backward pass is copied, and so is a read-only
+    one (a broadcast view, as sum's VJP makes). Fresh arrays, the usual case, are not.
     """
     data = grad._data
-    if data.flags.writeable:
-        base = data.base if data.base is not None else data
-        if id(base) in handed:
-            data = data.copy()
-            base = data
-        handed.add(id(base))
+    base = data.base if data.base is not None else data
+    if id(base) in handed or not data.flags.writeable:
+        data = np.array(data)
+        base = data
+    handed.add(id(base))
     return constant(data)
 
 

@@ -363,6 +363,22 @@ def test_leaf_gradients_never_share_memory_with_each_other_or_the_seed():
     np.testing.assert_array_equal(seed, np.arange(6.0).reshape(2, 3))
 
 
+def test_leaf_gradients_are_writable_arrays_of_their_own():
+    # sum's VJP gives a read-only broadcast view, and a scalar output is seeded with a
+    # shared read-only 1: neither may end up as a .grad that cannot be changed in place.
+    x = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    b = mg.tensor(2.0, requires_grad=True)
+    (x.sum() + b).backward()
+    for leaf in (x, b):
+        assert leaf.grad.data.flags.writeable
+        leaf.grad.data[...] *= 3.0
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 3.0))
+    assert b.grad.item() == 3.0
+    c = mg.tensor(5.0, requires_grad=True)
+    (c + 0.0).backward()  # the seed would reach c unchanged
+    assert c.grad.item() == 1.0 and c.grad.data.flags.writeable
+
+
 def test_nodes_built_by_the_hot_path_have_every_field_set():
     # apply() fills nodes in without Node.__init__ (for speed): every slot must still be set.
     from minigrad.autograd import Node
