@@ -113,7 +113,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
             )
         # One pass: as unsigned integers, negative classes become huge, so a single max
         # finds both kinds of out-of-range class.
-        if target_data.size and target_data.astype(np.uint64).max() >= logits.shape[1]:
+        if target_data.size and np.maximum.reduce(target_data.astype(np.uint64)) >= logits.shape[1]:
             raise IndexError(
                 f"cross_entropy: target classes must be in [0, {logits.shape[1] - 1}], got "
                 f"values from {target_data.min()} to {target_data.max()}"

@@ -28,8 +28,9 @@ class LogSoftmax(Primitive):
         if a.dtype == object:  # no max to subtract symbolically; the identity is the same
             total = np.sum(backend.exp(a), axis=axis, keepdims=True)
             return a - backend.log(total)
-        shifted = a - a.max(axis=axis, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        # (the ufuncs' reduce directly: ndarray.max/.sum add a Python-level wrapper per call)
+        shifted = a - np.maximum.reduce(a, axis=axis, keepdims=True)
+        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
         return shifted
 
     @staticmethod
@@ -144,9 +145,9 @@ class CrossEntropy(Primitive):
             ctx.saved = (log_probs, flat)
         picked = log_probs.reshape(-1)[flat]
         if reduction == "mean":
-            return -picked.sum() / logits.shape[0]
+            return -np.add.reduce(picked) / logits.shape[0]
         if reduction == "sum":
-            return -picked.sum()
+            return -np.add.reduce(picked)
         return -picked
 
     @staticmethod
