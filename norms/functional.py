@@ -458,6 +458,11 @@ def vector_norm(x, ord=2, axis=None, keepdims: bool = False) -> Tensor:
     ord = 2: sqrt(sum x^2); 1: sum |x|; inf / -inf: max / min |x|; 0: the number of
     non-zero entries (gradient 0); any other real p: (sum |x|^p)^(1/p). As
     torch.linalg.vector_norm (``dim`` is called ``axis`` here, NumPy's name).
+
+    For 0 < p < 1 this is only a quasi-norm (the triangle inequality fails) and its true
+    derivative at a zero entry is infinite; for p < 0 a zero entry makes the whole result 0.
+    In both cases the gradient at a zero entry is 0, as in PyTorch (a convention, like the
+    subgradient 0 of |x| at 0), so no inf or NaN reaches the optimiser.
     """
     x = lift(x)
     _check_real(x, "vector_norm")

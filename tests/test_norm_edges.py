@@ -95,3 +95,19 @@ def test_batch_norm_batch_of_one_in_training_is_pytorchs_error():
         layer(mg.randn(1, 3))
     layer.eval()
     assert np.all(np.isfinite(layer(mg.randn(1, 3)).data))
+
+
+@pytest.mark.parametrize("p", [0.5, -1.5])
+def test_vector_norm_below_one_gives_gradient_zero_at_zero_entries(p):
+    # A quasi-norm (0 < p < 1) has an infinite derivative at 0; p < 0 makes the norm 0.
+    # Both follow PyTorch: gradient 0 at the zero entry, the closed form elsewhere.
+    data = np.array([0.0, 1.0, -2.0])
+    x = mg.tensor(data, requires_grad=True)
+    out = norms.vector_norm(x, p)
+    out.backward()
+    nonzero = data[1:]
+    value = np.sum(np.abs(nonzero) ** p) ** (1 / p) if p > 0 else 0.0
+    assert out.item() == pytest.approx(value, rel=1e-12)
+    assert x.grad.data[0] == 0.0
+    expected = np.sign(nonzero) * np.abs(nonzero) ** (p - 1) * value ** (1 - p) if p > 0 else np.zeros(2)
+    np.testing.assert_allclose(x.grad.data[1:], expected, rtol=1e-12)
