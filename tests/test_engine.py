@@ -384,7 +384,10 @@ def test_nodes_built_by_the_hot_path_have_every_field_set():
     from minigrad.autograd import Node
 
     x = mg.tensor([1.0, 2.0], requires_grad=True)
-    built = [(x * 2.0)._node, mg.tanh(x)._node, mg.stack([x, x, x])._node]
+    y = mg.tensor([3.0, 4.0], requires_grad=True)
+    # apply (one, three inputs), apply_binary (the operators, with a cached number and a tensor)
+    built = [(x * 2.0)._node, mg.tanh(x)._node, mg.stack([x, x, x])._node, (x / y)._node,
+             mg.sub(x, 1.5)._node]
     reference = Node(built[0].op, built[0].parents, {}, (True, True))
     for node in built + [reference]:
         for field in Node.__slots__:
@@ -392,6 +395,23 @@ def test_nodes_built_by_the_hot_path_have_every_field_set():
                 getattr(node, field)  # raises AttributeError if apply forgot one
         assert node.extras is None and node.retained is None and node.trace is None
     assert [n.seq for n in built] == sorted(n.seq for n in built)
+    assert [n.op.name for n in built] == ["mul", "tanh", "stack", "div", "sub"]
+    assert [n.needs_input_grad for n in built[3:]] == [(True, True), (True, False)]
+    # the operators' nodes share one empty attrs mapping, which cannot be written to
+    assert dict(built[3].attrs) == {} and built[3].attrs is built[4].attrs
+    with pytest.raises(TypeError):
+        built[3].attrs["axis"] = 0
+
+
+def test_operators_take_a_number_in_the_tensors_dtype_and_anything_else_through_lift():
+    x32 = mg.tensor(np.array([1.0, 2.0], dtype=np.float32))
+    assert (x32 * 0.5).dtype == np.float32 and (x32 + 1.5).dtype == np.float32
+    assert (x32 - 2).dtype == np.float32 and (x32 / True).dtype == np.float32
+    np.testing.assert_array_equal((mg.tensor([1, 2]) * 0.5).data, [0.5, 1.0])
+    np.testing.assert_array_equal((mg.tensor([1.0, 2.0]) + [10.0, 20.0]).data, [11.0, 22.0])
+    assert mg.Tensor.__mul__.__name__ == "__mul__" and "mul" in mg.Tensor.__mul__.__doc__
+    with pytest.raises(TypeError):
+        mg.tensor([1.0]) * "a"
 
 
 def test_backward_visits_a_node_only_after_all_its_consumers():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.autograd import is_grad_enabled
-from minigrad.ops.registry import Primitive, _as_array, apply, register
+from minigrad.autograd import GradMode, is_grad_enabled
+from minigrad.ops.registry import Primitive, _as_array, apply, apply_binary, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 # Shapes every binary op is checked on: equal, scalar with matrix, and the broadcasting
@@ -36,21 +36,39 @@ def unbroadcast(grad, shape: tuple):
     every axis of length 1 to the output's length. Each output entry used the same input
     entry along a stretched axis, so the input's gradient is the *sum* of the output's
     gradient along (1) the prepended leading axes and (2) the axes that were 1.
-    Written with minigrad ops, so it is differentiable too.
+    Written with the methods tensors and arrays share (``sum``, ``reshape``), so it works
+    in both array worlds: on tensors it is differentiable too; on the raw arrays of a
+    backward pass that is not recorded it is plain NumPy.
     """
-    if grad._data.shape == shape:
+    grad_shape = grad.shape
+    if grad_shape == shape:
         return grad
-    extra = grad.ndim - len(shape)
+    extra = len(grad_shape) - len(shape)
     if extra < 0:
         raise RuntimeError(
-            f"unbroadcast: gradient of shape {grad.shape} has fewer axes than the input shape "
+            f"unbroadcast: gradient of shape {grad_shape} has fewer axes than the input shape "
             f"{shape}; a VJP returned the wrong shape."
         )
     axes = tuple(range(extra)) + tuple(
-        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
+        extra + i for i, size in enumerate(shape) if size == 1 and grad_shape[extra + i] != 1
     )
-    reduced = sum_(grad, axis=axes) if axes else grad
-    return reshape(reduced, shape) if reduced.shape != shape else reduced
+    reduced = grad.sum(axis=axes) if axes else grad
+    return reduced.reshape(shape) if reduced.shape != shape else reduced
+
+
+def _array_gradient(product, shape: tuple) -> Tensor:
+    """A gradient computed by NumPy on raw arrays, summed back to ``shape``, as a constant.
+
+    (NumPy hands back scalars, and SymPy expressions on object arrays, where the engine
+    keeps 0-d arrays.)
+    """
+    if type(product) is not np.ndarray:
+        product = _as_array(product)
+    if product.shape != shape:
+        product = unbroadcast(product, shape)
+        if type(product) is not np.ndarray:
+            product = _as_array(product)
+    return _constant(product)
 
 
 @register
@@ -108,9 +126,16 @@ class Mul(Primitive):
     def vjp(ctx, grad):
         a, b = ctx.parents
         need_a, need_b = ctx.needs_input_grad
+        if GradMode.enabled:  # recorded (create_graph): on tensors, differentiable again
+            return (
+                unbroadcast(mul(grad, b), a.shape) if need_a else None,
+                unbroadcast(mul(grad, a), b.shape) if need_b else None,
+            )
+        # Not recorded: the same formula by NumPy on the arrays (as Tanh and Linear do).
+        g = grad._data
         return (
-            unbroadcast(mul(grad, b), a.shape) if need_a else None,
-            unbroadcast(mul(grad, a), b.shape) if need_b else None,
+            _array_gradient(g * b._data, a._data.shape) if need_a else None,
+            _array_gradient(g * a._data, b._data.shape) if need_b else None,
         )
 
 
@@ -379,19 +404,19 @@ def _lift(value, like=None):
 
 
 def add(a, b):
-    return apply(Add, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
+    return apply_binary(Add, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def sub(a, b):
-    return apply(Sub, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
+    return apply_binary(Sub, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def mul(a, b):
-    return apply(Mul, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
+    return apply_binary(Mul, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def div(a, b):
-    return apply(Div, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
+    return apply_binary(Div, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
 
 def neg(a):
@@ -444,8 +469,3 @@ def where(condition, a, b):
         condition = condition.data
     condition = np.asarray(condition, dtype=bool)
     return apply(Where, _lift(a, b), _lift(b, a), condition=condition)
-
-
-# reductions and shape ops are imported late: unbroadcast needs them, they need nothing here
-from minigrad.ops.shape import reshape  # noqa: E402
-from minigrad.ops.reduce import sum_  # noqa: E402

@@ -15,6 +15,8 @@ Everything that is not a primitive is composed from primitives in plain Python.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from minigrad import backend
@@ -149,8 +151,56 @@ def apply(op, *inputs, **attrs):
     return tensor
 
 
+def apply_binary(op, first, second):
+    """``apply(op, first, second)`` for a two-input op without attributes (+, -, *, /).
+
+    The arithmetic operators are most of the ops a program runs, so they get this entry of
+    their own: the same steps as ``apply``, without its keyword dict (a new one per call),
+    its count of the inputs or its branches for other arities. Keep the two in step.
+    """
+    if GradMode.enabled:
+        needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad]
+        if needs is None:
+            node = None
+        else:
+            node = _new(Node)
+            node.op = op
+            node.parents = (first, second)
+            node.attrs = _NO_ATTRS
+            node.needs_input_grad = needs
+            node.saved = None
+            node.stamp = InplaceClock.now
+            node.seq = _next_seq()
+            node.extras = None
+    else:
+        node = None
+    out = op.forward(node, first._data, second._data)
+    if type(out) is not np.ndarray:
+        out = _as_array(out)
+    tensor = _new(Tensor)
+    tensor._data = out
+    tensor.grad = None
+    tensor.name = None
+    tensor._version = 0
+    tensor._node = node
+    if node is None:
+        tensor.requires_grad = False
+        if AnomalyMode.enabled:
+            _check_anomaly_forward(op, out, None)
+        return tensor
+    tensor.requires_grad = True
+    node.out = out
+    if AnomalyMode.enabled:
+        node.trace = _creation_trace()
+        _check_anomaly_forward(op, out, node)
+    return tensor
+
+
 _new = object.__new__
 _next_seq = _sequence.__next__
+# The attributes of every node made by apply_binary: shared, and never written to (a
+# read-only view, so that a mistaken write fails instead of reaching every such node).
+_NO_ATTRS = MappingProxyType({})
 
 
 def _as_array(value) -> np.ndarray:
