@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.autograd import GradMode, is_grad_enabled
+from minigrad.autograd import GradMode
 from minigrad.ops.registry import Primitive, _as_array, apply, apply_binary, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
@@ -56,19 +56,22 @@ def unbroadcast(grad, shape: tuple):
     return reduced.reshape(shape) if reduced.shape != shape else reduced
 
 
-def _array_gradient(product, shape: tuple) -> Tensor:
-    """A gradient computed by NumPy on raw arrays, summed back to ``shape``, as a constant.
+def _array_constant(value) -> Tensor:
+    """A gradient computed by NumPy on raw arrays, as the constant tensor a VJP returns.
 
     (NumPy hands back scalars, and SymPy expressions on object arrays, where the engine
     keeps 0-d arrays.)
     """
+    return _constant(value if type(value) is np.ndarray else _as_array(value))
+
+
+def _array_gradient(product, shape: tuple) -> Tensor:
+    """``_array_constant`` of a broadcast product, summed back to the input's ``shape``."""
     if type(product) is not np.ndarray:
         product = _as_array(product)
-    if product.shape != shape:
-        product = unbroadcast(product, shape)
-        if type(product) is not np.ndarray:
-            product = _as_array(product)
-    return _constant(product)
+    if product.shape != shape:  # (a full sum comes back as a NumPy scalar: wrap it)
+        return _array_constant(unbroadcast(product, shape))
+    return Tensor._constant(product)  # (directly: one call less on the common path)
 
 
 @register
@@ -335,10 +338,9 @@ class Tanh(Primitive):
         # One formula, two array worlds: when the backward pass is recorded (create_graph)
         # it runs on tensors, so that the gradient can be differentiated again; otherwise
         # it is a constant, computed by NumPy on the arrays.
-        if is_grad_enabled():
+        if GradMode.enabled:
             return (_tanh_grad(grad, ctx.output),)
-        slope = _tanh_grad(grad._data, ctx.out)
-        return (_constant(slope if type(slope) is np.ndarray else _as_array(slope)),)
+        return (_array_constant(_tanh_grad(grad._data, ctx.out)),)
 
 
 @register

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.ops.registry import Primitive, _as_array, apply, register
+from minigrad.ops.registry import Primitive, apply, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
 
@@ -48,7 +48,7 @@ def log_softmax(a, axis: int = -1):
     return apply(LogSoftmax, a, axis=axis)
 
 
-from minigrad.ops.elementwise import exp, mul, sub  # noqa: E402
+from minigrad.ops.elementwise import _array_constant, exp, mul, sub  # noqa: E402
 from minigrad.ops.reduce import sum_  # noqa: E402
 
 
@@ -85,12 +85,7 @@ class Linear(Primitive):
             return _linear_grads(grad, x, weight, needs)
         # Not recorded: the gradients are constants, so NumPy computes them on the arrays.
         grads = _linear_grads(grad._data, x._data, weight._data, needs)
-        wrapped = []
-        for g in grads:
-            if g is not None:
-                g = Tensor._constant(g if type(g) is np.ndarray else _as_array(g))
-            wrapped.append(g)
-        return tuple(wrapped)
+        return tuple(None if g is None else _array_constant(g) for g in grads)
 
 
 def _linear_grads(g, x, weight, needs):
