@@ -1,4 +1,10 @@
-"""norms: spectral, weight, matrix/vector and activation norms on the minigrad engine."""
+"""norms: spectral, weight, matrix/vector and activation norms on the minigrad engine.
+
+``norms.derivations`` (the SymPy closed forms) is loaded on first use, so that
+``import norms`` does not pay for importing SymPy.
+"""
+from importlib import import_module
+
 from norms.spectral import remove_spectral_norm, spectral_norm, spectral_normalize, spectral_normalize_composed
 from norms.weight import remove_weight_norm, weight_norm, weight_norm_init, weight_normalize, weight_normalize_composed
 from norms.activation import (
@@ -9,3 +15,16 @@ from norms.functional import (
     frobenius_norm, frobenius_norm_composed, matrix_norm, matrix_norm_composed, norm, normalize,
     power_iteration, vector_norm, vector_norm_composed,
 )
+
+_LAZY_SUBMODULES = ("derivations",)
+
+
+def __getattr__(name: str):
+    """Import ``norms.derivations`` when it is first named as an attribute."""
+    if name in _LAZY_SUBMODULES:
+        return import_module(f"norms.{name}")
+    raise AttributeError(f"module 'norms' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
