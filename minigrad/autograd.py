@@ -345,6 +345,9 @@ def run_backward(
         handed.add(id(data.base if data.base is not None else data))
 
     clock_now = InplaceClock.now
+    # A primitive's array-level fast_vjp is used only when the backward pass is not
+    # recorded and the data are floats; the tensor vjp does everything else.
+    fast = not create_graph
     anomaly = AnomalyMode.enabled
     results = {}
     pop = grads.pop
@@ -386,11 +389,11 @@ def run_backward(
                     continue
                 full_needs, node.needs_input_grad = node.needs_input_grad, needs
                 try:
-                    input_grads = node.op.vjp(node, grad)
+                    input_grads = _vjp(node, grad, fast)
                 finally:
                     node.needs_input_grad = full_needs
             else:
-                input_grads = node.op.vjp(node, grad)
+                input_grads = _vjp(node, grad, fast)
             if anomaly:
                 _check_anomaly_backward(node, input_grads)
             for parent, need, parent_grad in zip(node.parents, needs, input_grads):
@@ -450,6 +453,17 @@ def run_backward(
             )
         out.append(grad)
     return out
+
+
+_OBJECT = np.dtype(object)
+
+
+def _vjp(node: Node, grad, fast: bool):
+    """The node's input gradients: its fast_vjp where allowed (see run_backward), else vjp."""
+    op = node.op
+    if fast and op.fast_vjp is not None and grad._data.dtype is not _OBJECT:
+        return op.fast_vjp(node, grad)
+    return op.vjp(node, grad)
 
 
 def _record(node: Node, grad) -> None:

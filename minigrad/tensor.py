@@ -550,7 +550,7 @@ class _Cast(Primitive):
     name = "cast"
     formula = "grad_a = g (in a's dtype)"
     symbolic = False  # SymPy entries have no float dtype to cast to
-    examples = [(((3, 2),), {"dtype": np.dtype(np.float64)})]
+    examples = [(((3, 2),), {"dtype": np.dtype(np.float64)}), (((),), {"dtype": np.dtype(np.float64)})]
 
     @staticmethod
     def forward(ctx, a, dtype):

@@ -186,6 +186,33 @@ def _check_param(param, expected: tuple, what: str, function: str, x: Tensor):
     return param
 
 
+def _check_eps(eps, owner: str) -> float:
+    """eps as a finite float > 0: it keeps sqrt(mean(x^2) + eps) away from 0."""
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{owner}: eps must be a float > 0, got {eps!r} ({type(eps).__name__}); pass a small "
+            f"positive number such as 1e-5."
+        )
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(
+            f"{owner}: eps must be finite and > 0, got {eps!r}; it is added to the mean square "
+            f"before the square root, so pass a small positive number such as 1e-5."
+        )
+    return float(eps)
+
+
+def _check_flag(value, what: str, owner: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {what} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_int_axis(axis, owner: str) -> int:
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{owner}: axis must be an int (the channel axis), got {axis!r}")
+    return int(axis)
+
+
 # ---------------------------------------------------------------------------------------
 # PixelNorm
 # ---------------------------------------------------------------------------------------
@@ -198,6 +225,7 @@ class PixelNormOp(_GroupNorm):
     """
 
     name = "pixel_norm"
+    no_zero_d = "normalises over the channel axis of a (batch, channels, ...) input"
     formula = "r = sqrt(mean(x^2)+eps), y = x/r: grad_x = (g - y*mean(g*y)) / r"
     centre = False
     examples = [
@@ -225,7 +253,8 @@ class PixelNorm(Module):
 
     def __init__(self, axis: int = 1, eps: float = 1e-8):
         super().__init__()
-        self.axis, self.eps = axis, eps
+        self.axis = _check_int_axis(axis, "PixelNorm")
+        self.eps = _check_eps(eps, "PixelNorm")
 
     def forward(self, x):
         return pixel_norm(x, self.axis, self.eps)
@@ -258,6 +287,7 @@ class LayerNormOp(_GroupNorm):
     """
 
     name = "layer_norm"
+    no_zero_d = "normalises over the trailing normalized_shape axes"
     formula = "gh = g*w: grad_x = (gh - mean(gh) - xhat*mean(gh*xhat))/r, grad_w = sum(g*xhat)"
     examples = [
         (((4, 3), (3,), (3,)), {"axis": (1,), "eps": 1e-5, "has_weight": True, "has_bias": True}),
@@ -283,10 +313,22 @@ def layer_norm_composed(x, normalized_shape, weight=None, bias=None, eps: float 
     return _affine(_standardize(x, axes, eps, centre=True)[0], weight, bias, axes)
 
 
-def _shape_tuple(normalized_shape) -> tuple:
-    if isinstance(normalized_shape, (int, np.integer)):
-        return (int(normalized_shape),)
-    return tuple(int(s) for s in normalized_shape)
+def _shape_tuple(normalized_shape, owner: str = "LayerNorm") -> tuple:
+    """normalized_shape as a non-empty tuple of positive ints (an int n means (n,))."""
+    sizes = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = None
+    if (
+        not sizes
+        or any(isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n <= 0 for n in sizes)
+    ):
+        raise ValueError(
+            f"{owner}: normalized_shape must be a positive int or a non-empty sequence of "
+            f"positive ints (the trailing axes to normalise), got {normalized_shape!r}"
+        )
+    return tuple(int(n) for n in sizes)
 
 
 class LayerNorm(Module):
@@ -295,9 +337,10 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype=np.float64):
         super().__init__()
-        self.normalized_shape = _shape_tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
+        self.normalized_shape = _shape_tuple(normalized_shape, "LayerNorm")
+        self.eps = _check_eps(eps, "LayerNorm")
+        self.elementwise_affine = _check_flag(elementwise_affine, "elementwise_affine", "LayerNorm")
+        bias = _check_flag(bias, "bias", "LayerNorm")
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
             if bias:
@@ -324,6 +367,7 @@ class RMSNormOp(_GroupNorm):
     """
 
     name = "rms_norm"
+    no_zero_d = "normalises over the trailing axes"
     formula = "gh = g*w: grad_x = (gh - xhat*mean(gh*xhat))/r, grad_w = sum(g*xhat)"
     centre = False
     examples = [
@@ -360,9 +404,9 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True,
                  dtype=np.float64):
         super().__init__()
-        self.normalized_shape = _shape_tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
+        self.normalized_shape = _shape_tuple(normalized_shape, "RMSNorm")
+        self.eps = None if eps is None else _check_eps(eps, "RMSNorm")
+        self.elementwise_affine = _check_flag(elementwise_affine, "elementwise_affine", "RMSNorm")
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
         else:
@@ -390,6 +434,7 @@ class BatchNormOp(_GroupNorm):
     """
 
     name = "batch_norm"
+    no_zero_d = "normalises over the batch axis of a (batch, features, ...) input"
     formula = "grad_x = (1/m)*(w/sigma)*(m*g - sum(g) - xhat*sum(g*xhat)), grad_w = sum(g*xhat)"
     on_group = False
     examples = [
@@ -434,18 +479,52 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input size {x.shape}"
             )
-        if running_mean is not None and running_var is not None and x.dtype != object:
-            mean = x.data.mean(axis=axes)
-            var = x.data.var(axis=axes, ddof=1)
-            running_mean.data = (1 - momentum) * running_mean.data + momentum * mean
-            running_var.data = (1 - momentum) * running_var.data + momentum * var
-        return _apply_group(BatchNormOp, x, weight, bias, axes, eps)
+        updates = _running_updates(x, running_mean, running_var, momentum, axes)
+        out = _apply_group(BatchNormOp, x, weight, bias, axes, eps)
+        # Committed only now: a forward that raised above has left the statistics alone.
+        for stat, value in updates:
+            stat.data = value
+        return out
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
     view = _param_view(x.shape, (1,))
     mean = Tensor._constant(np.asarray(running_mean.data).reshape(view))
     scale = Tensor._constant(1.0 / np.sqrt(np.asarray(running_var.data).reshape(view) + eps))
     return _affine(ops.mul(ops.sub(x, mean), scale), weight, bias, (1,))
+
+
+def _check_momentum(momentum, owner: str, allow_none: bool) -> float | None:
+    if momentum is None and allow_none:
+        return None
+    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{owner}: momentum must be a float in [0, 1]{' or None' if allow_none else ''}, got "
+            f"{momentum!r} ({type(momentum).__name__})"
+        )
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(
+            f"{owner}: momentum must be in [0, 1] (the weight of the new batch in the running "
+            f"averages), got {momentum!r}; PyTorch's default is 0.1"
+            + (", and None means a cumulative average." if allow_none else ".")
+        )
+    return float(momentum)
+
+
+def _running_updates(x: Tensor, running_mean, running_var, momentum, axes: tuple) -> list:
+    """The new running statistics as (buffer, new array) pairs, not yet written.
+
+        running_mean <- (1 - momentum) * running_mean + momentum * mean_B
+        running_var  <- (1 - momentum) * running_var  + momentum * var_B * m / (m - 1)
+    """
+    if running_mean is None or running_var is None or x.dtype == object:
+        return []
+    momentum = _check_momentum(momentum, "batch_norm", allow_none=False)
+    mean = x.data.mean(axis=axes)
+    var = x.data.var(axis=axes, ddof=1)
+    return [
+        (running_mean, (1 - momentum) * running_mean.data + momentum * mean),
+        (running_var, (1 - momentum) * running_var.data + momentum * var),
+    ]
 
 
 def batch_norm_composed(x, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
@@ -468,11 +547,16 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=np.float64):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
+        if isinstance(num_features, (bool, np.bool_)) or not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(
+                f"BatchNorm1d: num_features must be a positive int (the number of channels, axis 1 "
+                f"of the input), got {num_features!r}"
+            )
         self.num_features = int(num_features)
-        self.eps, self.momentum = eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        self.eps = _check_eps(eps, "BatchNorm1d")
+        self.momentum = _check_momentum(momentum, "BatchNorm1d", allow_none=True)
+        self.affine = _check_flag(affine, "affine", "BatchNorm1d")
+        self.track_running_stats = _check_flag(track_running_stats, "track_running_stats", "BatchNorm1d")
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
             self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
@@ -502,19 +586,26 @@ class BatchNorm1d(Module):
                 f"Expected more than 1 value per channel when training, got input size {x.shape}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            with no_grad():
-                self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        updating = self.training and self.track_running_stats and self.num_batches_tracked is not None
+        if updating:
+            batches = self.num_batches_tracked.data + 1      # a temporary until the forward succeeds
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or self.running_mean is None
-        tracked = not self.training or self.track_running_stats
-        return batch_norm(
-            x,
-            self.running_mean if tracked else None,
-            self.running_var if tracked else None,
-            self.weight, self.bias, use_batch, factor, self.eps,
-        )
+                factor = 1.0 / float(batches)
+        if self.training:
+            # Batch statistics; the running ones are computed aside and committed at the end,
+            # so a forward that raises changes no buffer.
+            out = batch_norm(x, None, None, self.weight, self.bias, True, factor, self.eps)
+            if updating:
+                updates = _running_updates(x, self.running_mean, self.running_var, factor,
+                                           _batch_axes(x, "BatchNorm1d"))
+                with no_grad():
+                    for stat, value in updates:
+                        stat.data = value
+                    self.num_batches_tracked.data = batches
+            return out
+        use_batch = self.running_mean is None
+        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          use_batch, factor, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

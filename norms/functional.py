@@ -50,6 +50,8 @@ import math
 import numpy as np
 
 from minigrad import backend, ops
+from minigrad.autograd import GradMode
+from minigrad.ops.linalg import svd_u, svd_v
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.tensor import Tensor, lift
 
@@ -144,6 +146,7 @@ class FrobeniusNorm(Primitive):
         (((3, 4),), {"axis": (1,), "keepdims": True}),
         (((2, 2, 3),), {"axis": (1, 2), "keepdims": False}),
         (((4,),), {"axis": (0,), "keepdims": False}),
+        (((),), {"axis": (), "keepdims": False}),
     ]
 
     @staticmethod
@@ -185,6 +188,7 @@ class VectorNorm(Primitive):
         (((2, 3),), {"ord": 1.5, "axis": (1,), "keepdims": True}),
         (((4,),), {"ord": 0.5, "axis": (0,), "keepdims": False}),
         (((3,),), {"ord": -2.0, "axis": (0,), "keepdims": False}),
+        (((),), {"ord": 3.0, "axis": (), "keepdims": False}),
     ]
 
     @staticmethod
@@ -230,6 +234,7 @@ class VectorNormInf(Primitive):
     examples = [
         (((5,),), {"largest": True, "axis": (0,), "keepdims": False}),
         (((2, 3),), {"largest": False, "axis": (1,), "keepdims": True}),
+        (((),), {"largest": True, "axis": (), "keepdims": False}),
     ]
 
     @staticmethod
@@ -260,7 +265,7 @@ class CountNonzero(Primitive):
     formula = "grad_x = 0"
     symbolic = False
     domain = "nonzero"
-    examples = [(((3, 4),), {"axis": (1,), "keepdims": False}), (((5,),), {"axis": (0,), "keepdims": True})]
+    examples = [(((3, 4),), {"axis": (1,), "keepdims": False}), (((5,),), {"axis": (0,), "keepdims": True}), (((),), {"axis": (), "keepdims": False})]
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
@@ -287,6 +292,7 @@ class MatrixNormAbsSum(Primitive):
     """
 
     name = "matrix_norm_abs"
+    no_zero_d = "a matrix norm needs a matrix (at least 2 axes)"
     formula = "grad_A = g * sign(A) * [column (row) is the extreme] / (number of ties)"
     symbolic = False
     domain = "distinct"
@@ -327,17 +333,21 @@ class MatrixNormSVD(Primitive):
     (so U V^T), w = e_1 for ord 2 (so u_1 v_1^T) and w = e_n for ord -2; tied extreme
     singular values share w equally (eye(2) gives 0.5 I for ord 2, as PyTorch). From
     d sigma_i = u_i^T dA v_i: Giles (2008), 3.2; Townsend (2016); PyTorch's svd_backward.
-    U and V enter as constants, so the VJP is not itself differentiable (``smooth`` False).
+    A recorded VJP (``create_graph=True``) builds U and V with the ``svd_u``/``svd_v``
+    primitives, so second derivatives follow the singular vectors (the SVD differential,
+    F_ij = 1/(s_j^2 - s_i^2)); w is piecewise constant and enters as a constant. Second
+    derivatives need distinct singular values: at repeated ones ``svd_u`` raises.
     """
 
     name = "matrix_norm_svd"
+    no_zero_d = "a matrix norm needs a matrix (at least 2 axes)"
     formula = "grad_A = g * U diag(w) V^T  (w = 1: nuc; e_1: ord 2; e_n: ord -2)"
     symbolic = False
-    smooth = False
     examples = [
         (((3, 2),), {"which": "nuc"}),
         (((2, 3),), {"which": "max"}),
         (((2, 3, 3),), {"which": "min"}),
+        (((2, 4, 3),), {"which": "nuc"}),
     ]
 
     @staticmethod
@@ -364,14 +374,18 @@ class MatrixNormSVD(Primitive):
             extreme = (values[..., :1] if which == "max" else values[..., -1:])
             weights = _tie_weights(values, extreme, -1)
         if ctx is not None:
-            ctx.saved = (left * weights[..., None, :], right)  # U diag(w), V^T
+            ctx.saved = (left, weights, right)  # U, w, V^T
         return np.sum(values * weights, axis=-1)
 
     @staticmethod
     def vjp(ctx, grad):
-        left_weighted, right = ctx.saved
+        left, weights, right = ctx.saved
         spread = ops.reshape(grad, grad.shape + (1, 1))
-        return (ops.mul(spread, Tensor._constant(left_weighted @ right)),)
+        (a,) = ctx.parents
+        if GradMode.enabled and a.requires_grad:  # recorded: U and V follow A
+            left_weighted = ops.mul(svd_u(a), Tensor._constant(weights[..., None, :]))
+            return (ops.mul(spread, ops.matmul(left_weighted, ops.swapaxes(svd_v(a), -1, -2))),)
+        return (ops.mul(spread, Tensor._constant((left * weights[..., None, :]) @ right)),)
 
 
 # ---------------------------------------------------------------------------------------

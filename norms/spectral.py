@@ -20,7 +20,10 @@ What this module offers
 Where we differ from PyTorch on purpose (each is tested):
     * a negative ``dim`` counts from the end (PyTorch fails on it inside ``permute``);
     * a weight that is all zero, or holds NaN/Inf, raises a clear error in the forward
-      instead of silently writing NaN into the u and v buffers for ever after;
+      instead of silently writing NaN into the u and v buffers for ever after, and that
+      forward leaves u and v as they were (they are committed only when it succeeds);
+    * the arguments are checked at registration: ``n_power_iterations`` an int >= 1 (not a
+      bool), ``eps`` finite and > 0, a weight with at least one entry, ``dim`` in range;
     * ``grad_through_power_iteration=True`` (ours) differentiates through the iteration.
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import ops
-from minigrad.autograd import is_grad_enabled, no_grad
+from minigrad.autograd import no_grad
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.random import generator
@@ -95,6 +98,7 @@ class SpectralNormalize(Primitive):
     """
 
     name = "spectral_normalize"
+    no_zero_d = "the weight is read as a matrix and u, v are vectors"
     formula = "c = <g,W>/sigma^2: grad_W = g/sigma - c*u v^T, grad_u = -c*W v, grad_v = -c*W^T u"
     # Positive entries keep sigma = u^T W v well away from 0 in the registry-wide checks.
     domain = "positive"
@@ -124,31 +128,39 @@ class SpectralNormalize(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
+        # sigma and M v depend on W, u and v, so they are built from ops (differentiable).
         weight, u, v = ctx.parents
-        dim = ctx.attrs["dim"]
-        need_w, need_u, need_v = ctx.needs_input_grad
-        if is_grad_enabled() or weight.dtype == object:
-            # Recorded: sigma and M v depend on W, u, v, so they are built from ops.
-            matrix_v = ops.matmul(_as_matrix(weight, dim), v)
-            sigma = ops.sum_(ops.mul(u, matrix_v))
-        else:
-            matrix_v, sigma = (Tensor._constant(np.asarray(a)) for a in ctx.saved)
-        # c = <G, W> / sigma^2 is shared by all three gradients; <G, W/sigma> / sigma (the
-        # forward's output) keeps huge weights from overflowing sigma^2 and <G, W>. The
-        # inner product is a dot of the flattened arrays: no (rows, columns) temporary.
-        c = ops.div(ops.matmul(ops.reshape(grad, (-1,)), ops.reshape(ctx.output, (-1,))), sigma)
-        grad_w = grad_u = grad_v = None
-        if need_w:
-            # c u v^T as one broadcast product (c folded into the short vector first).
-            scaled_u = ops.mul(c, u)
-            outer = ops.mul(ops.reshape(scaled_u, (u.shape[0], 1)), ops.reshape(v, (1, v.shape[0])))
-            grad_w = ops.sub(ops.div(grad, sigma), _from_matrix(outer, weight.shape, dim))
-        if need_u:
-            grad_u = ops.neg(ops.mul(c, matrix_v))
-        if need_v:
-            matrix_t = ops.transpose(_as_matrix(weight, dim), (1, 0))
-            grad_v = ops.neg(ops.mul(c, ops.matmul(matrix_t, u)))
-        return grad_w, grad_u, grad_v
+        matrix_v = ops.matmul(_as_matrix(weight, ctx.attrs["dim"]), v)
+        return _spectral_grads(ctx, grad, matrix_v, ops.sum_(ops.mul(u, matrix_v)))
+
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        # Not recorded: the M v and sigma the forward saved are constants here.
+        matrix_v, sigma = (Tensor._constant(np.asarray(a)) for a in ctx.saved)
+        return _spectral_grads(ctx, grad, matrix_v, sigma)
+
+
+def _spectral_grads(ctx, grad, matrix_v, sigma):
+    """The three gradients of :class:`SpectralNormalize`, given M v and sigma."""
+    weight, u, v = ctx.parents
+    dim = ctx.attrs["dim"]
+    need_w, need_u, need_v = ctx.needs_input_grad
+    # c = <G, W> / sigma^2 is shared by all three gradients; <G, W/sigma> / sigma (the
+    # forward's output) keeps huge weights from overflowing sigma^2 and <G, W>. The
+    # inner product is a dot of the flattened arrays: no (rows, columns) temporary.
+    c = ops.div(ops.matmul(ops.reshape(grad, (-1,)), ops.reshape(ctx.output, (-1,))), sigma)
+    grad_w = grad_u = grad_v = None
+    if need_w:
+        # c u v^T as one broadcast product (c folded into the short vector first).
+        scaled_u = ops.mul(c, u)
+        outer = ops.mul(ops.reshape(scaled_u, (u.shape[0], 1)), ops.reshape(v, (1, v.shape[0])))
+        grad_w = ops.sub(ops.div(grad, sigma), _from_matrix(outer, weight.shape, dim))
+    if need_u:
+        grad_u = ops.neg(ops.mul(c, matrix_v))
+    if need_v:
+        matrix_t = ops.transpose(_as_matrix(weight, dim), (1, 0))
+        grad_v = ops.neg(ops.mul(c, ops.matmul(matrix_t, u)))
+    return grad_w, grad_u, grad_v
 
 
 def _check_dim(dim: int, ndim: int, function: str, what: str) -> int:
@@ -160,6 +172,37 @@ def _check_dim(dim: int, ndim: int, function: str, what: str) -> int:
             f"use a dim in [{-ndim}, {ndim - 1}]."
         )
     return int(dim) % ndim
+
+
+def _check_iterations(n_power_iterations) -> int:
+    """n_power_iterations as an int >= 1 (PyTorch's ValueError text for values <= 0)."""
+    if isinstance(n_power_iterations, (bool, np.bool_)) or not isinstance(n_power_iterations, (int, np.integer)):
+        raise TypeError(
+            f"spectral_norm: n_power_iterations must be an int >= 1, got {n_power_iterations!r} "
+            f"({type(n_power_iterations).__name__}); pass a whole number of power-iteration "
+            f"steps per training forward, such as 1."
+        )
+    if n_power_iterations <= 0:
+        raise ValueError(
+            "Expected n_power_iterations to be positive, but "
+            f"got n_power_iterations={n_power_iterations}"
+        )
+    return int(n_power_iterations)
+
+
+def _check_eps(eps, function: str) -> float:
+    """eps as a finite float > 0: the floor of the norms, so 0, negatives and NaN cannot work."""
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{function}: eps must be a float > 0, got {eps!r} ({type(eps).__name__}); pass a "
+            f"small positive number such as 1e-12."
+        )
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(
+            f"{function}: eps must be finite and > 0, got {eps!r}; it is the floor in "
+            f"x / max(||x||, eps), so pass a small positive number such as 1e-12."
+        )
+    return float(eps)
 
 
 def _check_vectors(weight: Tensor, u: Tensor, v: Tensor, dim: int, function: str) -> None:
@@ -242,14 +285,14 @@ class SpectralNorm:
                  eps: float = 1e-12, grad_through_power_iteration: bool = False):
         self.name = name
         self.dim = dim
-        if n_power_iterations <= 0:
-            raise ValueError(
-                "Expected n_power_iterations to be positive, but "
-                f"got n_power_iterations={n_power_iterations}"
+        self.n_power_iterations = _check_iterations(n_power_iterations)
+        self.eps = _check_eps(eps, "spectral_norm")
+        if not isinstance(grad_through_power_iteration, (bool, np.bool_)):
+            raise TypeError(
+                f"spectral_norm: grad_through_power_iteration must be True or False, got "
+                f"{grad_through_power_iteration!r}"
             )
-        self.n_power_iterations = n_power_iterations
-        self.eps = eps
-        self.grad_through_power_iteration = grad_through_power_iteration
+        self.grad_through_power_iteration = bool(grad_through_power_iteration)
 
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         """weight_orig / (u^T M v), after a power iteration if ``do_power_iteration``."""
@@ -273,10 +316,15 @@ class SpectralNorm:
             else:
                 with no_grad():
                     u, v = _power_iteration(_as_matrix(weight, self.dim), u, self.n_power_iterations, self.eps)
+        # The new u and v are temporaries until the weight has been computed from them: a
+        # forward that raises (an all-zero weight has sigma = 0) leaves the buffers as they
+        # were, so the module works again as soon as a good weight is restored.
+        result = spectral_normalize(weight, u, v, dim=self.dim)
+        if do_power_iteration:
             # The buffers hold values only: never a graph, whatever the mode.
             u_buffer.data = u.data.copy()
             v_buffer.data = v.data.copy()
-        return spectral_normalize(weight, u, v, dim=self.dim)
+        return result
 
     def __call__(self, module: Module, args) -> None:
         object.__setattr__(module, self.name, self.compute_weight(module, module.training))
@@ -296,6 +344,8 @@ class SpectralNorm:
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, SpectralNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
+        if not isinstance(name, str):
+            raise TypeError(f"spectral_norm: name must be the str name of a parameter, got {name!r}")
         weight = module._parameters.get(name)
         if weight is None:
             raise AttributeError(
@@ -305,6 +355,12 @@ class SpectralNorm:
         if weight.ndim == 0:
             raise ValueError(f"spectral_norm: parameter {name!r} is a scalar; it needs at least one dimension")
         dim = _check_dim(dim, weight.ndim, "spectral_norm", f"parameter {name!r} of shape {weight.shape}")
+        if weight.size == 0:
+            raise ValueError(
+                f"spectral_norm: parameter {name!r} of shape {weight.shape} has no entries, so it "
+                f"has no singular values to normalise by; give the layer at least one input and "
+                f"one output feature."
+            )
         fn = SpectralNorm(name, n_power_iterations, dim, eps, grad_through_power_iteration)
         rows = weight.shape[dim]
         columns = weight.size // rows

@@ -23,13 +23,18 @@ slice of v gives 0/0 = NaN in the weight and in every gradient. We divide by
 max(||v||, eps) with eps = 1e-12 (as F.normalize does): for ||v|| >= eps nothing changes
 (the results equal PyTorch's), and a slice with ||v|| < eps gives w = g * v / eps, so v = 0
 gives w = 0 and finite gradients grad_g = 0, grad_v = g * G / eps.
+
+Registration checks its arguments (a weight with at least one entry, ``dim`` in range) and
+computes g, v and the first weight before it changes the module, so a call that raises
+leaves the module as it was; a forward changes no parameter (it only recomputes
+``module.<name>``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from minigrad import backend, ops
-from minigrad.autograd import is_grad_enabled, no_grad
+from minigrad.autograd import no_grad
 from minigrad.nn.layers import Linear, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
@@ -42,6 +47,21 @@ __all__ = [
 ]
 
 DEFAULT_EPS = 1e-12
+
+
+def _check_eps(eps) -> float:
+    """eps as a finite float > 0 (the floor of ||v||): 0, negatives, NaN and Inf are refused."""
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"weight_norm: eps must be a float > 0, got {eps!r} ({type(eps).__name__}); pass a "
+            f"small positive number such as 1e-12."
+        )
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(
+            f"weight_norm: eps must be finite and > 0, got {eps!r}; it is the floor in "
+            f"max(||v||, eps), so pass a small positive number such as 1e-12."
+        )
+    return float(eps)
 
 
 def _reduced_axes(ndim: int, dim: int | None) -> tuple:
@@ -146,32 +166,39 @@ class WeightNormalize(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        g, v = ctx.parents
-        dim, eps = ctx.attrs["dim"], ctx.attrs["eps"]
-        need_g, need_v = ctx.needs_input_grad
-        axes = _reduced_axes(v.ndim, dim)
-        if is_grad_enabled() or v.dtype == object:
-            # Recorded: n depends on v, so it is built from ops.
-            norm = frobenius_norm(v, axes, keepdims=True)
-        else:
-            norm = Tensor._constant(ctx.saved)
-        s = _slice_dots(grad, v, dim)
-        # Slices shorter than eps are divided by eps, and lose the projection term.
-        active = None if v.dtype == object else norm.data >= eps
-        if active is None or active.all():
-            floored = safe = norm
-        else:
-            floored = ops.where(active, norm, eps)
-            safe = ops.where(active, norm, 1.0)     # keeps 0/0 out of the unused branch
-        grad_g = grad_v = None
-        if need_g:
-            grad_g = ops.unbroadcast(ops.div(s, floored), g.shape)
-        if need_v:
-            projection = ops.div(ops.div(s, safe), floored)  # s/n^2 without forming n^2
-            if active is not None and not active.all():
-                projection = ops.where(active, projection, 0.0)
-            grad_v = ops.mul(ops.div(g, floored), ops.sub(grad, ops.mul(v, projection)))
-        return grad_g, grad_v
+        # n depends on v, so it is built from ops (differentiable).
+        v = ctx.parents[1]
+        norm = frobenius_norm(v, _reduced_axes(v.ndim, ctx.attrs["dim"]), keepdims=True)
+        return _weight_norm_grads(ctx, grad, norm)
+
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        # Not recorded: the norm the forward saved is a constant here.
+        return _weight_norm_grads(ctx, grad, Tensor._constant(ctx.saved))
+
+
+def _weight_norm_grads(ctx, grad, norm):
+    """The gradients of :class:`WeightNormalize` for g and v, given n = ||v|| per slice."""
+    g, v = ctx.parents
+    dim, eps = ctx.attrs["dim"], ctx.attrs["eps"]
+    need_g, need_v = ctx.needs_input_grad
+    s = _slice_dots(grad, v, dim)
+    # Slices shorter than eps are divided by eps, and lose the projection term.
+    active = None if v.dtype == object else norm.data >= eps
+    if active is None or active.all():
+        floored = safe = norm
+    else:
+        floored = ops.where(active, norm, eps)
+        safe = ops.where(active, norm, 1.0)     # keeps 0/0 out of the unused branch
+    grad_g = grad_v = None
+    if need_g:
+        grad_g = ops.unbroadcast(ops.div(s, floored), g.shape)
+    if need_v:
+        projection = ops.div(ops.div(s, safe), floored)  # s/n^2 without forming n^2
+        if active is not None and not active.all():
+            projection = ops.where(active, projection, 0.0)
+        grad_v = ops.mul(ops.div(g, floored), ops.sub(grad, ops.mul(v, projection)))
+    return grad_g, grad_v
 
 
 def _slice_dots(grad: Tensor, v: Tensor, dim: int | None) -> Tensor:
@@ -253,6 +280,8 @@ class WeightNorm:
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
+        if not isinstance(name, str):
+            raise TypeError(f"weight_norm: name must be the str name of a parameter, got {name!r}")
         weight = module._parameters.get(name)
         if weight is None:
             raise AttributeError(
@@ -260,12 +289,23 @@ class WeightNorm:
                 f"parameters are {list(module._parameters)}"
             )
         dim = _normalize_dim(dim, weight.ndim, "weight_norm")
-        fn = WeightNorm(name, dim, eps)
+        if weight.size == 0:
+            raise ValueError(
+                f"weight_norm: parameter {name!r} of shape {weight.shape} has no entries, so "
+                f"there is no direction to normalise; give the layer at least one input and "
+                f"one output feature."
+            )
+        fn = WeightNorm(name, dim, _check_eps(eps))
+        # Everything is computed before the module changes, so a registration that raises
+        # leaves the module as it was.
+        g = Parameter(norm_except_dim(weight.data, dim))
+        v = Parameter(weight.data.copy())
+        first_weight = weight_normalize(g, v, dim, fn.eps)
         delattr(module, name)
-        module.register_parameter(name + "_g", Parameter(norm_except_dim(weight.data, dim)))
-        module.register_parameter(name + "_v", Parameter(weight.data.copy()))
+        module.register_parameter(name + "_g", g)
+        module.register_parameter(name + "_v", v)
         # PyTorch computes the weight once at registration, so module.<name> is usable at once.
-        object.__setattr__(module, name, fn.compute_weight(module))
+        object.__setattr__(module, name, first_weight)
         module.register_forward_pre_hook(fn)
         return fn
 

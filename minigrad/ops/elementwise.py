@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.autograd import GradMode
 from minigrad.ops.registry import Primitive, _as_array, apply, apply_binary, register
 from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
 
@@ -129,12 +128,16 @@ class Mul(Primitive):
     def vjp(ctx, grad):
         a, b = ctx.parents
         need_a, need_b = ctx.needs_input_grad
-        if GradMode.enabled:  # recorded (create_graph): on tensors, differentiable again
-            return (
-                unbroadcast(mul(grad, b), a.shape) if need_a else None,
-                unbroadcast(mul(grad, a), b.shape) if need_b else None,
-            )
-        # Not recorded: the same formula by NumPy on the arrays (as Tanh and Linear do).
+        return (
+            unbroadcast(mul(grad, b), a.shape) if need_a else None,
+            unbroadcast(mul(grad, a), b.shape) if need_b else None,
+        )
+
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        # vjp's formula by NumPy on the float arrays (no node, no tensor per step).
+        a, b = ctx.parents
+        need_a, need_b = ctx.needs_input_grad
         g = grad._data
         return (
             _array_gradient(g * b._data, a._data.shape) if need_a else None,
@@ -229,6 +232,7 @@ class PowScalar(Primitive):
         (((5,),), {"exponent": -1.5}),
         (((2, 3),), {"exponent": 0.5}),
         (((2, 2),), {"exponent": 2}),
+        (((),), {"exponent": 3}),
     ]
 
     @staticmethod
@@ -318,11 +322,6 @@ class Abs(Primitive):
         return (mul(grad, _constant(backend.sign(ctx.parents[0].data))),)
 
 
-def _tanh_grad(grad, out):
-    """g * (1 - tanh(a)^2), for tensors or arrays alike."""
-    return grad * (1 - out * out)
-
-
 @register
 class Tanh(Primitive):
     name = "tanh"
@@ -335,12 +334,12 @@ class Tanh(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        # One formula, two array worlds: when the backward pass is recorded (create_graph)
-        # it runs on tensors, so that the gradient can be differentiated again; otherwise
-        # it is a constant, computed by NumPy on the arrays.
-        if GradMode.enabled:
-            return (_tanh_grad(grad, ctx.output),)
-        return (_array_constant(_tanh_grad(grad._data, ctx.out)),)
+        return (mul(grad, sub(1, mul(ctx.output, ctx.output))),)
+
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        out = ctx.out
+        return (_array_constant(grad._data * (1 - out * out)),)
 
 
 @register

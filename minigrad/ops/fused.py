@@ -20,6 +20,7 @@ class LogSoftmax(Primitive):
     """
 
     name = "log_softmax"
+    no_zero_d = "0-d input is being added: until then log_softmax normalises over an axis"
     formula = "grad_a = g - exp(out) * sum(g, axis)"
     examples = [(((3, 4),), {"axis": 1}), (((3, 4),), {"axis": 0}), (((5,),), {"axis": 0})]
 
@@ -62,6 +63,7 @@ class Linear(Primitive):
     """
 
     name = "linear"
+    no_zero_d = "x W^T + b needs a 2-D weight and an input with a feature axis"
     formula = "grad_x = g @ W, grad_W = g^T @ x, grad_b = sum_batch(g)"
     examples = [
         (((5, 4), (3, 4), (3,)), {}),
@@ -81,34 +83,36 @@ class Linear(Primitive):
     def vjp(ctx, grad):
         x, weight = ctx.parents[0], ctx.parents[1]
         needs = ctx.needs_input_grad
-        if is_grad_enabled():  # recorded (create_graph): the same formulas on tensors
-            return _linear_grads(grad, x, weight, needs)
-        # Not recorded: the gradients are constants, so NumPy computes them on the arrays.
-        grads = _linear_grads(grad._data, x._data, weight._data, needs)
-        return tuple(None if g is None else _array_constant(g) for g in grads)
+        grad_x = matmul(grad, weight) if needs[0] else None
+        grad_w = grad_b = None
+        if needs[1]:
+            # every batch axis is summed over: grad_W = g^T x with the batch flattened
+            g2 = reshape(grad, (-1, grad.shape[-1]))
+            x2 = reshape(x, (-1, x.shape[-1]))
+            grad_w = matmul(transpose(g2, (1, 0)), x2)
+        if len(needs) == 2:
+            return grad_x, grad_w
+        if needs[2]:
+            grad_b = sum_(grad, axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+        return grad_x, grad_w, grad_b
 
-
-def _linear_grads(g, x, weight, needs):
-    """grad_x = g W, grad_W = g^T x (over all batch axes), grad_b = sum of g over batch axes.
-
-    One formula for two array worlds: called with tensors when the backward pass is
-    recorded (create_graph=True), so the result can be differentiated again, and with the
-    raw arrays otherwise (the operators and methods used exist on both).
-    """
-    grad_x = g @ weight if needs[0] else None
-    grad_w = grad_b = None
-    if needs[1]:
-        if x.ndim == 1:
-            grad_w = g.reshape(-1, 1) @ x.reshape(1, -1)
-        else:
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        # vjp's formulas by NumPy on the float arrays.
+        x, weight = ctx.parents[0]._data, ctx.parents[1]._data
+        needs = ctx.needs_input_grad
+        g = grad._data
+        grad_x = _array_constant(g @ weight) if needs[0] else None
+        grad_w = grad_b = None
+        if needs[1]:
             g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            grad_w = g2.T @ x2
-    if len(needs) == 3:
+            grad_w = _array_constant(g2.T @ x2)
+        if len(needs) == 2:
+            return grad_x, grad_w
         if needs[2]:
-            grad_b = g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g
+            grad_b = _array_constant(np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0))
         return grad_x, grad_w, grad_b
-    return grad_x, grad_w
 
 
 @register
@@ -122,6 +126,7 @@ class CrossEntropy(Primitive):
     """
 
     name = "cross_entropy"
+    no_zero_d = "logits are (batch, classes): two axes"
     formula = "grad_z = (softmax(z) - onehot(t)) * g / N"
     examples = [
         (((4, 3),), {"target": np.array([0, 2, 1, 2]), "reduction": "mean"}),
@@ -150,20 +155,23 @@ class CrossEntropy(Primitive):
         (logits,) = ctx.parents
         target, reduction = ctx.attrs["target"], ctx.attrs["reduction"]
         rows = logits.shape[0]
-        if is_grad_enabled() or logits.dtype == object:
-            # Recorded backward (or SymPy): the softmax is rebuilt from minigrad ops so that
-            # its own derivative is exact.
-            if reduction == "none":
-                scale = reshape(grad, (rows, 1))
-            elif reduction == "mean":
-                scale = div(grad, rows)
-            else:
-                scale = grad
-            onehot = np.zeros(logits.shape, dtype=logits.dtype if logits.dtype != object else int)
-            onehot[np.arange(rows), target] = 1
-            probs = exp(log_softmax(logits, axis=1))
-            return (mul(sub(probs, Tensor._constant(onehot)), scale),)
-        # Otherwise the same numbers from the saved log-probabilities, in one new array.
+        # The softmax is rebuilt from minigrad ops, so that its own derivative is exact.
+        if reduction == "none":
+            scale = reshape(grad, (rows, 1))
+        elif reduction == "mean":
+            scale = div(grad, rows)
+        else:
+            scale = grad
+        onehot = np.zeros(logits.shape, dtype=logits.dtype if logits.dtype != object else int)
+        onehot[np.arange(rows), target] = 1
+        probs = exp(log_softmax(logits, axis=1))
+        return (mul(sub(probs, Tensor._constant(onehot)), scale),)
+
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        # The same numbers from the log-probabilities the forward saved, in one new array.
+        rows = ctx.parents[0].shape[0]
+        reduction = ctx.attrs["reduction"]
         log_probs, flat = ctx.saved
         diff = np.exp(log_probs)
         diff.reshape(-1)[flat] -= 1
@@ -200,6 +208,6 @@ def cross_entropy_indices(logits, target: np.ndarray, reduction: str = "mean"):
     return apply(CrossEntropy, logits, target=target, reduction=reduction)
 
 
-from minigrad.autograd import is_grad_enabled  # noqa: E402
 from minigrad.ops.elementwise import div  # noqa: E402
-from minigrad.ops.shape import reshape  # noqa: E402
+from minigrad.ops.linalg import matmul  # noqa: E402
+from minigrad.ops.shape import reshape, transpose  # noqa: E402

@@ -84,6 +84,7 @@ class Max(Primitive):
         (((3, 4),), {"axis": (0, 1), "keepdims": False}),
         (((3, 4),), {"axis": (1,), "keepdims": False}),
         (((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
+        (((),), {"axis": (), "keepdims": False}),
     ]
 
     @staticmethod

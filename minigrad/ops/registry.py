@@ -8,10 +8,22 @@ A primitive is a class with
               nothing is recorded (then there is nothing to save)
     vjp(ctx, grad) -> tuple
               one gradient per input, as minigrad tensors (None where
-              ``ctx.needs_input_grad`` is False), written with minigrad ops so that
-              ``create_graph=True`` differentiates them again
+              ``ctx.needs_input_grad`` is False), written once, with minigrad ops, in the
+              form a textbook prints: ``create_graph=True`` differentiates it again and it
+              runs unchanged on SymPy data
 and a few flags the tests and checkers read (``symbolic``, ``smooth``, ``domain``).
 Everything that is not a primitive is composed from primitives in plain Python.
+
+A primitive may also define ``fast_vjp(ctx, grad)``: the same gradients computed by NumPy
+on the raw arrays (returned as constant tensors), for speed. The backward loop calls it
+only when the backward pass is not recorded and the data are floats; everything else
+(``create_graph=True``, SymPy data, second derivatives) uses ``vjp``. The registry-wide
+tests check, on every example, that the two agree, so a fast path can never change a
+result.
+
+Every primitive of minigrad and norms lists ``examples`` that include a 0-d operand, or
+says in ``no_zero_d`` why it cannot take one (``register`` refuses it otherwise): 0-d
+operands are where broadcasting and SymPy scalars break first.
 """
 from __future__ import annotations
 
@@ -39,6 +51,10 @@ class Primitive:
     domain: str = "real"
     #: example calls for the registry-wide checks: list of (input shapes, attrs)
     examples: list = []
+    #: why no example has a 0-d operand, for ops that cannot take one (e.g. matmul)
+    no_zero_d: str = ""
+    #: optional array-level VJP used when the backward is not recorded (see above)
+    fast_vjp = None
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):  # pragma: no cover - abstract
@@ -46,7 +62,7 @@ class Primitive:
 
     @staticmethod
     def vjp(ctx, grad):
-        raise NotImplementedError(f"{'primitive'}: no VJP is defined")
+        raise NotImplementedError("Primitive.vjp: this primitive defines no VJP")
 
 
 def register(cls):
@@ -55,6 +71,8 @@ def register(cls):
         raise ValueError(f"register: primitive {cls.__qualname__} has no name")
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
         raise ValueError(f"register: a primitive named '{cls.name}' is already registered")
+    if cls.__module__.partition(".")[0] in LIBRARY_PACKAGES:
+        _require_examples(cls)
     if cls.vjp is Primitive.vjp:
 
         def missing_vjp(ctx, grad, _name=cls.name):
@@ -63,6 +81,26 @@ def register(cls):
         cls.vjp = staticmethod(missing_vjp)
     REGISTRY[cls.name] = cls
     return cls
+
+
+#: the packages whose primitives must come with checkable examples (see _require_examples);
+#: a user's own primitives (a test, a tutorial, coursework) are free to register without
+LIBRARY_PACKAGES = ("minigrad", "norms")
+
+
+def _require_examples(cls) -> None:
+    """Refuse a library primitive that the registry-wide checks could not run fully."""
+    if not cls.examples:
+        raise ValueError(
+            f"register: primitive '{cls.name}' has no examples; list at least one "
+            f"((input shapes...), attrs) so the registry-wide checks run it in every world."
+        )
+    zero_d = any(() in tuple(shapes) for shapes, _ in cls.examples)
+    if not zero_d and not cls.no_zero_d:
+        raise ValueError(
+            f"register: primitive '{cls.name}' has no example with a 0-d operand; add one "
+            f"(shape ()), or set no_zero_d to the reason the op cannot take one."
+        )
 
 
 def unregister(name: str) -> None:

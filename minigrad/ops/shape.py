@@ -37,7 +37,7 @@ class Reshape(Primitive):
 class Transpose(Primitive):
     name = "transpose"
     formula = "grad_a = transpose(g, inverse(axes))"
-    examples = [(((3, 4),), {"axes": (1, 0)}), (((2, 3, 4),), {"axes": (2, 0, 1)})]
+    examples = [(((3, 4),), {"axes": (1, 0)}), (((2, 3, 4),), {"axes": (2, 0, 1)}), (((),), {"axes": ()})]
 
     @staticmethod
     def forward(ctx, a, axes):
@@ -79,6 +79,7 @@ class GetItem(Primitive):
         (((4, 5),), {"index": (np.array([0, 2, 2]), np.array([1, 1, 4]))}),
         (((6,),), {"index": np.array([5, 0, 5, 5])}),
         (((3, 4),), {"index": np.array([True, False, True])}),
+        (((),), {"index": ()}),
     ]
 
     @staticmethod
@@ -101,6 +102,7 @@ class ScatterAdd(Primitive):
     examples = [
         (((2, 3),), {"index": (slice(1, 3), slice(None, None, 2)), "shape": (4, 5)}),
         (((3,),), {"index": (np.array([0, 2, 2]), np.array([1, 1, 4])), "shape": (4, 5)}),
+        (((),), {"index": (), "shape": ()}),
     ]
 
     @staticmethod
@@ -122,6 +124,7 @@ class ScatterAdd(Primitive):
 @register
 class Concatenate(Primitive):
     name = "concatenate"
+    no_zero_d = "NumPy and PyTorch cannot concatenate 0-d arrays (there is no axis to join along)"
     formula = "grad_i = the slice of g that input i filled"
     examples = [(((2, 3), (4, 3)), {"axis": 0}), (((2, 3), (2, 1), (2, 2)), {"axis": 1})]
 
@@ -148,7 +151,7 @@ class Concatenate(Primitive):
 class Stack(Primitive):
     name = "stack"
     formula = "grad_i = g taken at position i of the new axis"
-    examples = [(((2, 3), (2, 3)), {"axis": 0}), (((4,), (4,), (4,)), {"axis": 1})]
+    examples = [(((2, 3), (2, 3)), {"axis": 0}), (((4,), (4,), (4,)), {"axis": 1}), (((), ()), {"axis": 0})]
 
     @staticmethod
     def forward(ctx, *arrays, axis):
