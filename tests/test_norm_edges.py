@@ -1,6 +1,9 @@
-"""Norms at the edge (issue 9): zero, 1e-300- and 1e300-scaled inputs, rank-deficient and
-repeated singular values, v = 0, a batch of one. Each gives a finite, documented result or
-a clear error (docs/reliability.md lists them)."""
+"""Norms at the edge: zero, 1e-300- and 1e300-scaled inputs, rank-deficient and repeated
+singular values, v = 0, a batch of one. Each gives a finite, documented result or a clear
+error (docs/reliability.md lists them). Bad arguments are refused when a norm is built,
+and a forward that raises changes no parameter and no buffer."""
+import math
+import re
 import warnings
 
 import numpy as np
@@ -111,3 +114,278 @@ def test_vector_norm_below_one_gives_gradient_zero_at_zero_entries(p):
     assert x.grad.data[0] == 0.0
     expected = np.sign(nonzero) * np.abs(nonzero) ** (p - 1) * value ** (1 - p) if p > 0 else np.zeros(2)
     np.testing.assert_allclose(x.grad.data[1:], expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Arguments are checked when a norm is built, with messages that name it
+# ---------------------------------------------------------------------------------------
+def _raises_exactly(error_type, message, call):
+    with pytest.raises(error_type, match="^" + re.escape(message) + "$"):
+        call()
+
+
+def _state_bytes(module):
+    """Every parameter and buffer as (name, dtype, shape, bytes): bit-identical or not."""
+    return [(name, array.dtype.str, array.shape, array.tobytes()) for name, array in module.state_dict().items()]
+
+
+def _iterations_type_message(value):
+    return (
+        f"spectral_norm: n_power_iterations must be an int >= 1, got {value!r} "
+        f"({type(value).__name__}); pass a whole number of power-iteration steps per training "
+        f"forward, such as 1."
+    )
+
+
+def _eps_value_message(value):
+    return (
+        f"spectral_norm: eps must be finite and > 0, got {value!r}; it is the floor in "
+        f"x / max(||x||, eps), so pass a small positive number such as 1e-12."
+    )
+
+
+SPECTRAL_ARGUMENTS = [
+    ({"n_power_iterations": 1.5}, TypeError, _iterations_type_message(1.5)),
+    ({"n_power_iterations": "2"}, TypeError, _iterations_type_message("2")),
+    ({"n_power_iterations": True}, TypeError, _iterations_type_message(True)),
+    ({"n_power_iterations": 0}, ValueError, "Expected n_power_iterations to be positive, but got n_power_iterations=0"),
+    ({"n_power_iterations": -3}, ValueError, "Expected n_power_iterations to be positive, but got n_power_iterations=-3"),
+    ({"eps": 0}, ValueError, _eps_value_message(0)),
+    ({"eps": -1.0}, ValueError, _eps_value_message(-1.0)),
+    ({"eps": math.nan}, ValueError, _eps_value_message(math.nan)),
+    ({"eps": math.inf}, ValueError, _eps_value_message(math.inf)),
+    ({"eps": "1e-12"}, TypeError,
+     "spectral_norm: eps must be a float > 0, got '1e-12' (str); pass a small positive number such as 1e-12."),
+    ({"dim": 2}, IndexError,
+     "spectral_norm: dim 2 is out of range for parameter 'weight' of shape (2, 3) with 2 dimension(s); "
+     "use a dim in [-2, 1]."),
+    ({"grad_through_power_iteration": "yes"}, TypeError,
+     "spectral_norm: grad_through_power_iteration must be True or False, got 'yes'"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error_type, message", SPECTRAL_ARGUMENTS, ids=lambda x: repr(x)[:40])
+def test_spectral_norm_refuses_bad_arguments_at_registration_and_leaves_the_layer_alone(kwargs, error_type, message):
+    layer = nn.Linear(3, 2)
+    before = _state_bytes(layer)
+    _raises_exactly(error_type, message, lambda: norms.spectral_norm(layer, **kwargs))
+    assert _state_bytes(layer) == before
+    assert list(layer._parameters) == ["weight", "bias"] and not layer._forward_pre_hooks
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3)])
+def test_spectral_norm_of_an_empty_weight_is_refused_at_registration(shape):
+    layer = nn.Linear(3, 2)
+    layer.weight = nn.Parameter(np.zeros(shape))
+    _raises_exactly(
+        ValueError,
+        f"spectral_norm: parameter 'weight' of shape {shape} has no entries, so it has no singular "
+        f"values to normalise by; give the layer at least one input and one output feature.",
+        lambda: norms.spectral_norm(layer),
+    )
+    assert "weight" in layer._parameters and not layer._forward_pre_hooks
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3)])
+def test_weight_norm_of_an_empty_weight_is_refused_at_registration(shape):
+    layer = nn.Linear(3, 2)
+    layer.weight = nn.Parameter(np.zeros(shape))
+    _raises_exactly(
+        ValueError,
+        f"weight_norm: parameter 'weight' of shape {shape} has no entries, so there is no direction "
+        f"to normalise; give the layer at least one input and one output feature.",
+        lambda: norms.weight_norm(layer),
+    )
+    assert list(layer._parameters) == ["weight", "bias"] and not layer._forward_pre_hooks
+
+
+@pytest.mark.parametrize("eps, error_type, message", [
+    (0.0, ValueError, "weight_norm: eps must be finite and > 0, got 0.0; it is the floor in max(||v||, eps), "
+                      "so pass a small positive number such as 1e-12."),
+    (math.nan, ValueError, "weight_norm: eps must be finite and > 0, got nan; it is the floor in max(||v||, eps), "
+                           "so pass a small positive number such as 1e-12."),
+    (None, TypeError, "weight_norm: eps must be a float > 0, got None (NoneType); pass a small positive number "
+                      "such as 1e-12."),
+])
+def test_weight_norm_hook_refuses_bad_eps_and_leaves_the_layer_alone(eps, error_type, message):
+    from norms.weight import WeightNorm
+
+    layer = nn.Linear(3, 2)
+    before = _state_bytes(layer)
+    _raises_exactly(error_type, message, lambda: WeightNorm.apply(layer, "weight", 0, eps))
+    assert _state_bytes(layer) == before and list(layer._parameters) == ["weight", "bias"]
+
+
+def test_weight_norm_dim_out_of_range_leaves_the_layer_alone():
+    layer = nn.Linear(3, 2)
+    before = _state_bytes(layer)
+    _raises_exactly(
+        IndexError,
+        "weight_norm: dim 3 is out of range for a weight with 2 dimension(s); use a dim in [-2, 1], "
+        "or None (or -1) for the norm of the whole tensor.",
+        lambda: norms.weight_norm(layer, dim=3),
+    )
+    assert _state_bytes(layer) == before
+
+
+def _eps_message(owner, value, kind="value"):
+    if kind == "type":
+        return (f"{owner}: eps must be a float > 0, got {value!r} ({type(value).__name__}); pass a small "
+                f"positive number such as 1e-5.")
+    return (f"{owner}: eps must be finite and > 0, got {value!r}; it is added to the mean square before "
+            f"the square root, so pass a small positive number such as 1e-5.")
+
+
+def _momentum_message(value):
+    return (f"BatchNorm1d: momentum must be in [0, 1] (the weight of the new batch in the running averages), "
+            f"got {value!r}; PyTorch's default is 0.1, and None means a cumulative average.")
+
+
+def _num_features_message(value):
+    return (f"BatchNorm1d: num_features must be a positive int (the number of channels, axis 1 of the input), "
+            f"got {value!r}")
+
+
+def _shape_message(owner, value):
+    return (f"{owner}: normalized_shape must be a positive int or a non-empty sequence of positive ints "
+            f"(the trailing axes to normalise), got {value!r}")
+
+
+ACTIVATION_ARGUMENTS = [
+    (lambda: norms.BatchNorm1d(0), ValueError, _num_features_message(0)),
+    (lambda: norms.BatchNorm1d(2.5), ValueError, _num_features_message(2.5)),
+    (lambda: norms.BatchNorm1d(True), ValueError, _num_features_message(True)),
+    (lambda: norms.BatchNorm1d(3, eps=0), ValueError, _eps_message("BatchNorm1d", 0)),
+    (lambda: norms.BatchNorm1d(3, eps=-1e-5), ValueError, _eps_message("BatchNorm1d", -1e-5)),
+    (lambda: norms.BatchNorm1d(3, eps=math.nan), ValueError, _eps_message("BatchNorm1d", math.nan)),
+    (lambda: norms.BatchNorm1d(3, eps="1e-5"), TypeError, _eps_message("BatchNorm1d", "1e-5", "type")),
+    (lambda: norms.BatchNorm1d(3, momentum=-0.1), ValueError, _momentum_message(-0.1)),
+    (lambda: norms.BatchNorm1d(3, momentum=1.5), ValueError, _momentum_message(1.5)),
+    (lambda: norms.BatchNorm1d(3, momentum=math.nan), ValueError, _momentum_message(math.nan)),
+    (lambda: norms.BatchNorm1d(3, momentum=True), TypeError,
+     "BatchNorm1d: momentum must be a float in [0, 1] or None, got True (bool)"),
+    (lambda: norms.BatchNorm1d(3, affine="yes"), TypeError, "BatchNorm1d: affine must be True or False, got 'yes'"),
+    (lambda: norms.BatchNorm1d(3, track_running_stats=1), TypeError,
+     "BatchNorm1d: track_running_stats must be True or False, got 1"),
+    (lambda: norms.LayerNorm(()), ValueError, _shape_message("LayerNorm", ())),
+    (lambda: norms.LayerNorm(0), ValueError, _shape_message("LayerNorm", 0)),
+    (lambda: norms.LayerNorm((3, -1)), ValueError, _shape_message("LayerNorm", (3, -1))),
+    (lambda: norms.LayerNorm(3, eps=0.0), ValueError, _eps_message("LayerNorm", 0.0)),
+    (lambda: norms.LayerNorm(3, eps=math.inf), ValueError, _eps_message("LayerNorm", math.inf)),
+    (lambda: norms.RMSNorm(3, eps=-1.0), ValueError, _eps_message("RMSNorm", -1.0)),
+    (lambda: norms.RMSNorm([2.5]), ValueError, _shape_message("RMSNorm", [2.5])),
+    (lambda: norms.PixelNorm(eps=math.nan), ValueError, _eps_message("PixelNorm", math.nan)),
+    (lambda: norms.PixelNorm(axis=1.0), TypeError, "PixelNorm: axis must be an int (the channel axis), got 1.0"),
+]
+
+
+@pytest.mark.parametrize("build, error_type, message", ACTIVATION_ARGUMENTS)
+def test_activation_norm_modules_refuse_bad_arguments_at_construction(build, error_type, message):
+    _raises_exactly(error_type, message, build)
+
+
+def test_activation_norm_modules_accept_their_defaults_and_rms_eps_none():
+    assert norms.BatchNorm1d(3, momentum=None).momentum is None
+    assert norms.RMSNorm(4).eps is None
+    assert norms.LayerNorm([2, 3]).normalized_shape == (2, 3)
+
+
+# ---------------------------------------------------------------------------------------
+# A forward that raises changes no parameter and no buffer
+# ---------------------------------------------------------------------------------------
+def _spectral_pair(**kwargs):
+    """Two identical spectral-norm layers (same u, v, weight, bias)."""
+    first = nn.Linear(3, 2)
+    norms.spectral_norm(first, **kwargs)
+    second = nn.Linear(3, 2)
+    norms.spectral_norm(second, **kwargs)
+    second.load_state_dict(first.state_dict())
+    return first, second
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("kwargs", [
+    {}, {"n_power_iterations": 3}, {"grad_through_power_iteration": True},
+])
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((2, 3)), "sigma = u^T W v is 0.0"),
+    (np.full((2, 3), np.nan), "parameter 'weight_orig' of shape (2, 3) contains NaN or Inf"),
+])
+def test_spectral_norm_forward_that_raises_changes_nothing_and_a_restored_weight_works(training, kwargs, bad, message):
+    layer, twin = _spectral_pair(**kwargs)
+    good = layer.weight_orig.data.copy()
+    layer.train(training)
+    twin.train(training)
+    layer.weight_orig.data = bad.copy()
+    before = _state_bytes(layer)
+    for _ in range(2):          # every later forward fails the same way, and changes nothing
+        with pytest.raises(ValueError, match=re.escape(message)):
+            layer(mg.ones(3))
+        assert _state_bytes(layer) == before
+    # Restoring the good weight brings the layer back exactly where its twin (which never
+    # saw the bad weight) is: same output, same u and v after the forward.
+    layer.weight_orig.data = good
+    x = mg.tensor([0.5, -1.0, 2.0])
+    out, expected = layer(x), twin(x)
+    np.testing.assert_array_equal(out.data, expected.data)
+    assert _state_bytes(layer) == _state_bytes(twin)
+    sigma = layer.weight_u.data @ good @ layer.weight_v.data     # from the buffers it committed
+    np.testing.assert_allclose(layer.weight.data, good / sigma, rtol=1e-13)
+    assert np.all(np.isfinite(out.data)) and sigma > 0
+
+
+def test_weight_norm_forward_that_raises_changes_no_parameter():
+    layer = nn.Linear(3, 2)
+    norms.weight_norm(layer)
+    good_g = layer.weight_g
+    layer.weight_g = nn.Parameter(np.ones((3, 1)))   # a wrong shape for a (2, 3) weight
+    before = _state_bytes(layer)
+    _raises_exactly(
+        ValueError,
+        "weight_normalize: for v of shape (2, 3) and dim=0, g must have shape (2, 1) (the norm over every "
+        "axis but dim, keepdims), got (3, 1).",
+        lambda: layer(mg.ones(3)),
+    )
+    assert _state_bytes(layer) == before
+    layer.weight_g = good_g
+    expected = layer.weight_v.data / np.linalg.norm(layer.weight_v.data, axis=1, keepdims=True) * good_g.data
+    np.testing.assert_allclose(layer(mg.ones(3)).data, expected.sum(axis=1) + layer.bias.data, rtol=1e-14)
+
+
+def _batch_norm_with_state():
+    layer = norms.BatchNorm1d(3)
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        layer(mg.tensor(rng.standard_normal((4, 3))))
+    return layer
+
+
+@pytest.mark.parametrize("spoil, error_type, message", [
+    (lambda layer: setattr(layer, "weight", nn.Parameter(np.ones(4))), ValueError,
+     "batch_norm: weight must have shape (3,), got (4,) (input (4, 3))"),
+    (lambda layer: setattr(layer, "momentum", 2.0), ValueError,
+     "batch_norm: momentum must be in [0, 1] (the weight of the new batch in the running averages), got 2.0; "
+     "PyTorch's default is 0.1."),
+    (lambda layer: setattr(layer, "bias", nn.Parameter(np.zeros((3, 1)))), ValueError,
+     "batch_norm: bias must have shape (3,), got (3, 1) (input (4, 3))"),
+])
+def test_batch_norm_forward_that_raises_leaves_running_stats_and_counter_alone(spoil, error_type, message):
+    layer = _batch_norm_with_state()
+    spoil(layer)
+    before = _state_bytes(layer)
+    assert int(layer.num_batches_tracked.data) == 2
+    _raises_exactly(error_type, message, lambda: layer(mg.tensor(np.random.default_rng(6).standard_normal((4, 3)))))
+    assert _state_bytes(layer) == before
+
+
+def test_batch_norm_training_forward_commits_the_pytorch_running_update():
+    layer = norms.BatchNorm1d(3, momentum=0.25)
+    data = np.random.default_rng(7).standard_normal((5, 3))
+    layer(mg.tensor(data))
+    np.testing.assert_allclose(layer.running_mean.data, 0.25 * data.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(layer.running_var.data, 0.75 + 0.25 * data.var(axis=0, ddof=1), rtol=1e-14)
+    assert int(layer.num_batches_tracked.data) == 1
+    cumulative = norms.BatchNorm1d(3, momentum=None)
+    cumulative(mg.tensor(data))
+    cumulative(mg.tensor(2 * data))
+    np.testing.assert_allclose(cumulative.running_mean.data, 1.5 * data.mean(axis=0), rtol=1e-14)  # mean of 1x and 2x
