@@ -27,6 +27,7 @@ checks every op of the recorded graph on its own to point at the VJP that is wro
 """
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -371,29 +372,85 @@ def _full_compare(outputs, inputs, differentiable, evaluate, eps, atol, rtol, re
 
 
 def _fast_compare(outputs, inputs, differentiable, evaluate, rng, eps, atol, rtol, result, labels, out_labels):
-    """<u, J v> by one VJP per output against a JVP by central differences per input."""
+    """<u, J v> by one VJP per output against a JVP by central differences per input.
+
+    One projection always fits "analytic = c x numeric" for some c, so it cannot name a
+    mistake. When a pair fails, a second random projection is taken, and a hint is given
+    only for a pattern that both projections show.
+    """
+    first = _project(outputs, inputs, differentiable, evaluate, rng, eps, result)
+    failing = []
+    for i in differentiable:
+        for k, out in enumerate(outputs):
+            pair = _compare_block(
+                np.array([[first["analytic"][(k, i)]]]), np.array([[first["numeric"][(k, i)]]]), k, i,
+                out.shape, inputs[i].shape, labels[i], atol, rtol, projected=True,
+            )
+            pair.hint = None  # set below, from two projections
+            _add_pair(result, pair)
+            if not pair.ok:
+                failing.append(pair)
+    if failing:
+        second = _project(outputs, inputs, differentiable, evaluate, rng, eps, result)
+        for pair in failing:
+            pair.hint = _projection_hint(first, second, pair, atol, rtol)
+
+
+def _project(outputs, inputs, differentiable, evaluate, rng, eps, result) -> dict:
+    """One random projection: <u, J v> by VJPs (analytic) and by central differences (numeric).
+
+    ``transposed[(k, i)]`` is <J^T u, v> with the VJP's last two axes swapped (square
+    inputs only): what the analytic side would be if the VJP returned a transpose.
+    """
     directions = {i: rng.standard_normal(inputs[i].shape).astype(inputs[i].dtype) for i in differentiable}
     cotangents = [rng.standard_normal(o.shape).astype(o.dtype) for o in outputs]
     wanted = [inputs[i] for i in differentiable]
-    analytic = {}
+    analytic, numeric, transposed = {}, {}, {}
     for k, out in enumerate(outputs):
         grads = [None] * len(wanted)
         if out.requires_grad:
             grads = _grad([out], wanted, [Tensor._constant(cotangents[k])], retain_graph=True, allow_unused=True)
             result.backward_passes += 1
         for i, g in zip(differentiable, grads):
-            analytic[(k, i)] = 0.0 if g is None else float(np.sum(np.asarray(g.data, np.float64) * directions[i]))
+            vjp = None if g is None else np.asarray(g.data, np.float64)
+            analytic[(k, i)] = 0.0 if vjp is None else float(np.sum(vjp * directions[i]))
+            square = vjp is not None and vjp.ndim >= 2 and vjp.shape[-1] == vjp.shape[-2]
+            transposed[(k, i)] = float(np.sum(vjp.swapaxes(-1, -2) * directions[i])) if square else None
     for i in differentiable:
         base, v = inputs[i].data, directions[i]
         f_plus, f_minus = evaluate({i: base + eps * v}), evaluate({i: base - eps * v})
-        for k, out in enumerate(outputs):
+        for k in range(len(outputs)):
             jvp = (f_plus[k].astype(np.float64) - f_minus[k].astype(np.float64)) / (2 * eps)
-            numeric = float(np.sum(cotangents[k] * jvp))
-            pair = _compare_block(
-                np.array([[analytic[(k, i)]]]), np.array([[numeric]]), k, i, out.shape,
-                inputs[i].shape, labels[i], atol, rtol, projected=True,
-            )
-            _add_pair(result, pair)
+            numeric[(k, i)] = float(np.sum(cotangents[k] * jvp))
+    return {"analytic": analytic, "numeric": numeric, "transposed": transposed}
+
+
+def _projection_hint(first: dict, second: dict, pair: PairResult, atol: float, rtol: float) -> str | None:
+    """The typical mistake that both random projections of a failing pair agree on, or None.
+
+    With two projections, "analytic = c x numeric" must hold with the same c twice, which
+    a sign flipped in one entry or a transposed gradient does not do (except by chance).
+    """
+    key = (pair.output, pair.input)
+    analytic = np.array([first["analytic"][key], second["analytic"][key]])
+    numeric = np.array([first["numeric"][key], second["numeric"][key]])
+    swapped = [first["transposed"][key], second["transposed"][key]]
+    both = " (seen in two random projections)"
+    if None not in swapped and np.all(np.isfinite(numeric)):
+        scale = max(np.abs(numeric).max(initial=0), np.abs(analytic).max(initial=0))
+        swapped = np.array(swapped)
+        if np.all(np.abs(swapped - numeric) <= atol + 1e-6 * scale + rtol * np.abs(numeric)):
+            return ("the gradient is transposed: swapping the last two axes of the analytic gradient "
+                    "matches the numeric one. The VJP returns the transpose of what it should (e.g. "
+                    "g @ W where g @ W.T is meant); a square input hides this from the shape check." + both)
+    hint = diagnose(analytic, numeric, pair.output_shape, pair.input_shape, atol, rtol, projected=True)
+    if hint is None:
+        return None
+    if "NaN or Inf" in hint or "check that the VJP sums" in hint:
+        return hint  # a fact about the values, or general advice: no pattern is claimed
+    # Entries are not seen through projections: say what was seen.
+    hint = re.sub(r"is 0 at \d+ entries", "is 0 in a projection", hint.replace(" everywhere", ""))
+    return hint + both
 
 
 def _add_pair(result: GradcheckResult, pair: PairResult) -> None:
@@ -433,10 +490,8 @@ def _compare_block(analytic, numeric, k, i, out_shape, in_shape, label, atol, rt
                 "analytic": float(analytic[m, j]), "numeric": float(numeric[m, j]),
                 "rel_error": float(relative[m, j]),
             })
-        pair.hint = diagnose(analytic, numeric, out_shape, in_shape, atol, rtol, projected)
-        if projected and pair.hint:
-            # One projection cannot show that a pattern holds at every entry, only that it fits.
-            pair.hint = pair.hint.replace(" everywhere", "") + " (seen in one random projection)"
+        if not projected:  # a projection's hint needs a second one (see _fast_compare)
+            pair.hint = diagnose(analytic, numeric, out_shape, in_shape, atol, rtol)
     return pair
 
 

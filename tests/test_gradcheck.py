@@ -173,6 +173,76 @@ def test_fast_mode_catches_planted_bugs(kind):
         assert f"op '{op.name}'" in result.report
 
 
+class OneEntryFlipped(Primitive):
+    """a * b whose VJP for a flips the sign of entry (0, 0) only: no pattern over the whole block."""
+
+    name = "one_entry_flipped"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * b
+
+    @staticmethod
+    def vjp(ctx, grad):
+        a, b = ctx.parents
+        signs = np.ones(a.shape)
+        signs[0, 0] = -1.0
+        return mul(mul(grad, b), Tensor._constant(signs)), mul(grad, a)
+
+
+def _fast_hint(fn, inputs):
+    result = check_gradients(fn, inputs, fast_mode=True, seed=0)
+    failing = [p for p in result.pairs if not p.ok]
+    assert not result.ok and [p.input for p in failing] == [0]
+    return failing[0].hint, result
+
+
+def test_fast_mode_does_not_call_one_flipped_entry_a_constant_factor():
+    inputs = (_leaf((3, 3), 0), _leaf((3, 3), 1))
+    hint, result = _fast_hint(lambda a, b: apply(OneEntryFlipped, a, b), inputs)
+    # one projection would fit "analytic = c x numeric" for some c; the second one refutes it
+    assert hint is None
+    assert "constant factor" not in result.report and "x numeric" not in result.report
+    assert result.backward_passes == 2 and result.forward_passes == 1 + 2 * 2 * 2
+
+
+def test_fast_mode_names_a_transposed_gradient_not_a_constant_factor():
+    op, shapes, domain, _, _ = PLANTED["transposed"]
+    with planted(op):
+        hint, result = _fast_hint(function_of(op), inputs_for(shapes, domain))
+    assert "constant factor" not in result.report
+    assert hint.startswith("the gradient is transposed: swapping the last two axes")
+    assert hint.endswith("(seen in two random projections)")
+
+
+def test_fast_mode_names_a_real_constant_factor():
+    op, shapes, domain, _, _ = PLANTED["double"]
+    with planted(op):
+        hint, _ = _fast_hint(function_of(op), inputs_for(shapes, domain))
+    assert hint == ("analytic = 2 x numeric: a factor of 2 in the VJP (e.g. d(x^2)/dx = 2x applied twice, or "
+                    "x*x counted as both inputs of mul plus a 2). (seen in two random projections)")
+
+
+class TimesThree(Primitive):
+    """3 a whose VJP forgets the 3: analytic = numeric / 3, a factor no other hint explains."""
+
+    name = "times_three"
+
+    @staticmethod
+    def forward(ctx, a):
+        return 3.0 * a
+
+    @staticmethod
+    def vjp(ctx, grad):
+        return (grad,)
+
+
+def test_fast_mode_states_an_unusual_constant_factor_seen_twice():
+    hint, _ = _fast_hint(lambda a: apply(TimesThree, a), (_leaf((2, 3), 0),))
+    assert hint == ("analytic = 0.333333 x numeric: a constant factor is wrong in the VJP. "
+                    "(seen in two random projections)")
+
+
 class PlantedLinear(Primitive):
     """y = x W^T + b with grad_W doubled: the bug planted in one layer of the MLP."""
 
