@@ -162,7 +162,7 @@ def build(example: str, backward: bool = False, **options):
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments of ``minigrad graph`` (shared by the CLI and ``python -m``)."""
     parser.add_argument("example", choices=list(EXAMPLES), help="which graph to draw")
-    parser.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (need Graphviz) or .dot")
+    parser.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (need Graphviz), .dot, or .html (a page that steps through backward)")
     parser.add_argument("--backward", action="store_true", help="draw the backward pass: gradients and VJPs")
     parser.add_argument("--collapse", action="store_true", help="draw each norm as one node")
     parser.add_argument("--max-nodes", type=int, default=viz.DEFAULT_MAX_NODES, help="node budget")
@@ -173,13 +173,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run(args) -> int:
     """``minigrad graph``: draw an example and write it; returns the exit code."""
     try:
-        dot = build(
-            args.example, backward=getattr(args, "backward", False),
-            collapse=True if getattr(args, "collapse", False) else None,
-            max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES),
-            rankdir=getattr(args, "rankdir", "TB"),
-        )
-        viz.render(dot, args.out)
+        if args.out.lower().endswith(".html"):   # the interactive page: step through backward
+            if args.example not in EXAMPLES:
+                raise KeyError(f"unknown example {args.example!r}; choose one of {', '.join(EXAMPLES)}")
+            output, params, title = EXAMPLES[args.example]()
+            viz.backward_stepper(
+                output, params=params, title=title, collapse=True if getattr(args, "collapse", False) else None,
+                max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES), rankdir=getattr(args, "rankdir", "TB"),
+            ).save(args.out)
+        else:
+            dot = build(
+                args.example, backward=getattr(args, "backward", False),
+                collapse=True if getattr(args, "collapse", False) else None,
+                max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES),
+                rankdir=getattr(args, "rankdir", "TB"),
+            )
+            viz.render(dot, args.out)
     except ImportError as error:   # the norms package is part of the repository install
         print(f"minigrad graph: example {args.example!r} needs the norms package ({error}); "
               f"reinstall with `pip install -e .`", file=sys.stderr)

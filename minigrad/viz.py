@@ -1202,3 +1202,6 @@ class GraphView:
 def show(*outputs: Tensor, **options) -> GraphView:
     """``draw_graph(*outputs, **options)`` wrapped to display inline in Jupyter."""
     return GraphView(draw_graph(*outputs, **options))
+
+
+from minigrad.stepper import backward_stepper  # noqa: E402,F401  (the interactive page; its own module)
