@@ -1,12 +1,45 @@
-"""The `minigrad` command: tour, check, graph, derive, grade, train.
+"""The `minigrad` command: tour, check, graph, derive, grade, train, assignment.
 
 Each subcommand is a function ``cmd_<name>(args) -> int`` registered in ``COMMANDS``;
 heavy modules are imported inside them so that ``minigrad --help`` stays instant.
+
+Bad input (a wrong path, name or option) ends in one line on stderr, ``minigrad COMMAND:
+what was wrong; what to do``, and exit code 2, never a traceback: argparse's errors are
+folded to one line, and a command raises ``CommandError`` (or the coursework's
+``AssignmentError``) for ``main`` to print. An OSError (a folder that does not exist, a
+file that cannot be written) is reported the same way.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
+
+class CommandError(Exception):
+    """Bad input to a command (a path, a name, a value): the user can fix it.
+
+    Raise it from a command with a message that says what was wrong and what to do;
+    ``main`` prints ``minigrad COMMAND: message`` as one line on stderr and exits with 2.
+    """
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit 2), naming the command."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: {message}; see `{self.prog} --help`", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks folded, so that an error stays one line on stderr."""
+    return " ".join(str(text).split())
+
+
+def _os_error_text(error: OSError) -> str:
+    """What an OSError says about a path, without Python's errno prefix."""
+    where = f" {error.filename}" if error.filename else ""
+    return f"cannot use{where}: {error.strerror or error}; check that the path exists and that you can write there"
 
 
 def _run(command: str, module: str, function: str, args) -> int:
@@ -120,27 +153,46 @@ COMMANDS = [_add_tour, _add_check, _add_graph, _add_derive, _add_grade, _add_tra
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="minigrad",
         description="A small autograd engine over NumPy and SymPy, and the norms built on it.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in COMMANDS:
         add(sub)
     return parser
 
 
+def _user_errors() -> tuple:
+    """The exception classes that mean bad input from the user, not a bug in minigrad."""
+    from minigrad.assignment import AssignmentError
+
+    return (CommandError, AssignmentError)
+
+
 def main(argv=None) -> int:
+    """Run one ``minigrad`` command; bad input ends in one line on stderr and exit code 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    command = f"minigrad {args.command}"
+    if unknown:
+        print(f"{command}: unrecognized arguments: {' '.join(unknown)}; see `{command} --help`", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except _user_errors() as error:
+        print(f"{command}: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A file the user named cannot be read or written (missing folder, no permission).
+        print(f"{command}: {_os_error_text(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
