@@ -11,9 +11,9 @@ EXTRAS := dev$(if $(filter 1,$(MINIGRAD_ORACLE)),$(comma)oracle,)
 # One stamp per set of extras: asking for the oracle later still installs it.
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: setup tour test bench oracle graphviz docs-graph clean
+.PHONY: setup tour test bench oracle graphviz browser docs-graph clean
 
-setup: $(STAMP) graphviz
+setup: $(STAMP) graphviz browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "minigrad needs Python >= 3.10; found " + sys.version.split()[0])'
@@ -30,6 +30,17 @@ graphviz:
 			apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
 		else \
 			echo "Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' to render graphs (the rest works without it)"; \
+		fi; \
+	fi
+
+# The backward stepper's tests drive its page in headless Chromium (through Selenium).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Chromium and chromedriver with apt-get"; \
+			apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "Chromium not found: install it with 'sudo apt-get install chromium chromium-driver' to run the browser tests (they skip without it)"; \
 		fi; \
 	fi
 

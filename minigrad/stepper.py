@@ -156,7 +156,7 @@ def _vjp_mathml(node) -> str | None:
             if tensor.grad is not None:
                 rows.append(sympy.Eq(sympy.Symbol(f"grad_{letter}"), tensor.grad.data.item()))
         result = "".join(
-            f'<math display="block">{mathml(row, printer="presentation")}</math>' for row in rows
+            f"<div><math>{mathml(row, printer='presentation')}</math></div>" for row in rows
         )
     except Exception:  # noqa: BLE001 - no symbolic form (max, where, ...): the text formula stays
         result = None
@@ -287,8 +287,11 @@ def _label(vertex, fallback: str) -> str:
     if vertex is None:
         return fallback
     shape = tuple(vertex.tensor.shape) if vertex.tensor is not None else ()
-    name = vertex.name or (vertex.role if vertex.role not in ("intermediate",) else "tensor")
-    return f"{name} {shape}"
+    if vertex.name:
+        return f"{vertex.name} {shape}"
+    if vertex.role == "intermediate" and vertex.node is not None:
+        return f"output of {vertex.node.op.name} {shape}"
+    return f"{vertex.role} {shape}"
 
 
 class _StepBuilder:
@@ -600,6 +603,7 @@ table.mg-leaves td,table.mg-leaves th{border-bottom:1px solid #eee;padding:3px 6
 .mg-send{border:1px solid #ddd;border-radius:4px;padding:4px 6px;margin:4px 0}
 .mg-send.mg-acc{border-color:#e6a100;background:#fffbf0}
 .mg-notes{font-size:12px;color:#555}
+.mg-mathml{font-size:17px;margin:4px 0 2px 6px}
 g.mg-current{filter:drop-shadow(0 0 4px #d62728) drop-shadow(0 0 2px #d62728)}
 g.mg-current ellipse,g.mg-current polygon{stroke:#d62728;stroke-width:3px}
 g.mg-outgrad{filter:drop-shadow(0 0 4px #1f77b4)}

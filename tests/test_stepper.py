@@ -201,6 +201,22 @@ def test_graph_command_writes_a_stepper_page(tmp_path, capsys):
     assert "window.minigradSteps=" in text and "spectral_normalize" in text
 
 
+def test_the_tutorial_shows_pages_inline_in_a_notebook():
+    from pathlib import Path
+
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    path = Path(__file__).resolve().parents[1] / "tutorials" / "08_backward_stepper.py"
+    notebook = jupytext.read(path)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    shown = [output["data"]["text/html"] for cell in notebook.cells if cell.cell_type == "code"
+             for output in cell.get("outputs", []) if "text/html" in output.get("data", {})]
+    assert len(shown) == 2
+    assert all(html.startswith("<iframe srcdoc=") and "window.minigradSteps=" in html for html in shown)
+    assert "spectral_normalize" in shown[1]
+
+
 # ---------------------------------------------------------------------------------------
 # In a real browser
 # ---------------------------------------------------------------------------------------
