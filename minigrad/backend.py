@@ -89,6 +89,40 @@ def require_numeric(op_name: str, *arrays) -> None:
             )
 
 
+def exact(value):
+    """A number as the exact SymPy number it spells: 0.1 -> 1/10, 3 -> 3, inf -> oo.
+
+    The rule for floats entering the SymPy world: a float becomes the rational written by
+    its shortest decimal form (Python's ``repr``), which is the number the user typed.
+    That rational differs from the binary float by at most half a unit in the last place
+    (a relative 1.1e-16), far below every tolerance in the project; in exchange, 0.1 and
+    1/3 stay exact through every later operation instead of turning into 16-digit Floats.
+    SymPy expressions pass through unchanged.
+    """
+    sp = sympy()
+    if isinstance(value, (bool, np.bool_)):
+        return sp.Integer(int(value))
+    if isinstance(value, (int, np.integer)):
+        return sp.Integer(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if number != number:
+            return sp.nan
+        if number in (float("inf"), float("-inf")):
+            return sp.oo if number > 0 else -sp.oo
+        return sp.Rational(repr(number))
+    return value
+
+
+def exact_array(array: np.ndarray) -> np.ndarray:
+    """A numeric array as an object array of exact SymPy numbers (see :func:`exact`)."""
+    out = np.empty(array.shape, dtype=object)
+    flat_in, flat_out = array.reshape(-1), out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = exact(flat_in[i].item() if isinstance(flat_in[i], np.generic) else flat_in[i])
+    return out
+
+
 def to_object_array(value) -> np.ndarray:
     """Wrap a SymPy result (an expression, or a NumPy reduction of one) as an object ndarray.
 
@@ -97,4 +131,22 @@ def to_object_array(value) -> np.ndarray:
     """
     out = np.empty((), dtype=object)
     out[()] = value
+    return out
+
+
+def step(array, below=0):
+    """The slope of relu-like functions: 1 where ``array`` > 0, else ``below``, elementwise.
+
+    Numbers: the test is "not (x <= 0)", so NaN gets 1 (PyTorch's threshold rule lets the
+    gradient through at NaN). SymPy data: Piecewise((1, x > 0), (below, True)), the same
+    choice at the kink x = 0 (``below``, exact: 0.01 becomes 1/100).
+    """
+    if array.dtype != object:
+        return np.where(array <= 0, below, 1).astype(array.dtype)
+    sp = sympy()
+    lower = exact(below)
+    out = np.empty(array.shape, dtype=object)
+    flat_in, flat_out = array.reshape(-1), out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = sp.Piecewise((1, flat_in[i] > 0), (lower, True))
     return out

@@ -69,6 +69,10 @@ class CheckEntry:
     attrs: str = ""
     #: inputs that get no gradient (e.g. a target), by position
     constant_inputs: tuple = ()
+    #: for a primitive: the data world of the row ("float64", "float32", "sympy") and the
+    #: example it runs (a ``minigrad.worlds.WorldCase``); composed functions have neither
+    world: str = ""
+    case: object = None
 
 
 _CHECKS: list = []
@@ -118,27 +122,32 @@ def load_plugins() -> None:
             importlib.import_module(f"{package}.checks")
 
 
-def primitive_checks() -> list:
-    """One entry per (primitive, example), read from the REGISTRY at call time."""
-    from minigrad.ops import REGISTRY, apply
+def primitive_checks(worlds: Sequence[str] | None = None) -> list:
+    """One entry per (primitive, example, world), read from the REGISTRY at call time.
 
+    The examples include, for binary elementwise ops, a Python number as either operand
+    (see ``minigrad.worlds.cases``). ``worlds`` picks some of float64, float32, sympy.
+    """
+    from minigrad import worlds as world_checks
+    from minigrad.ops import REGISTRY
+
+    chosen = tuple(worlds) if worlds is not None else world_checks.WORLDS
     entries = []
     for op in list(REGISTRY.values()):
-        for shapes, attrs in op.examples:
-            entries.append(CheckEntry(
-                name=op.name, fn=_bind(apply, op, attrs), shapes=tuple(tuple(s) for s in shapes),
-                domain=op.domain, symbolic=op.symbolic, smooth=op.smooth, kind="primitive",
-                attrs=describe_attrs(attrs),
-            ))
+        for case in world_checks.cases(op):
+            attrs = describe_attrs(case.attrs)
+            if case.scalar_at is not None:
+                attrs = f"{attrs} number operand {case.scalar_at}".strip()
+            domain = op.domain
+            if case.scalar_at is not None and not isinstance(domain, str):
+                domain = [d for i, d in enumerate(domain) if i != case.scalar_at]
+            for world in chosen:
+                entries.append(CheckEntry(
+                    name=op.name, fn=case.function(), shapes=case.tensor_shapes, domain=domain,
+                    symbolic=op.symbolic, smooth=op.smooth, kind="primitive", attrs=attrs,
+                    world=world, case=case,
+                ))
     return entries
-
-
-def _bind(apply, op, attrs):
-    def call(*tensors):
-        return apply(op, *tensors, **attrs)
-
-    call.__qualname__ = op.name
-    return call
 
 
 def all_checks() -> list:
@@ -238,6 +247,7 @@ class CheckRecord:
     second_order_ok: bool = True
     seconds: float = 0.0
     reports: list = field(default_factory=list)
+    world: str = ""
 
     @property
     def ok(self) -> bool:
@@ -250,7 +260,7 @@ class CheckRecord:
             "fd_max_rel_error": self.fd_max_rel_error, "symbolic": self.symbolic,
             "symbolic_ok": self.symbolic_ok, "second_order": self.second_order,
             "second_order_ok": self.second_order_ok, "seconds": round(self.seconds, 4),
-            "reports": self.reports,
+            "reports": self.reports, "world": self.world,
         }
 
 
@@ -261,7 +271,11 @@ def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = Tru
     from minigrad.symbolic import symbolic_check
 
     started = time.perf_counter()
-    record = CheckRecord(entry.name, entry.kind, entry.shapes, entry.attrs)
+    record = CheckRecord(entry.name, entry.kind, entry.shapes, entry.attrs, world=entry.world)
+    if entry.world and entry.world != "float64":
+        _run_world(entry, record, symbolic, budget)
+        record.seconds = time.perf_counter() - started
+        return record
     try:
         result = check_gradients(entry.fn, entry_inputs(entry, seed), atol=FD_ATOL, rtol=FD_RTOL, name=entry.name)
         record.fd_ok, record.fd_max_rel_error = result.ok, result.max_rel_error
@@ -271,7 +285,9 @@ def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = Tru
         record.fd_ok, record.fd_max_rel_error = False, float("nan")
         record.reports.append(f"{entry.name}: the finite-difference check raised {type(error).__name__}: {error}")
 
-    if not symbolic:
+    if entry.world == "float64":
+        _run_world(entry, record, symbolic, budget)
+    elif not symbolic:
         record.symbolic = "skipped"
     elif not entry.symbolic:
         record.symbolic = "not symbolic"
@@ -281,7 +297,9 @@ def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = Tru
                 entry.fn, entry.shapes, domain=_symbolic_domain(entry.domain), budget=budget,
                 seed=entry_seed(entry, seed), name=entry.name,
             )
-            record.symbolic, record.symbolic_ok = result.method, result.ok
+            # "not checkable" (no symbolic form, or too large for the budget) is shown, not
+            # failed: the finite-difference column still checks that row.
+            record.symbolic, record.symbolic_ok = result.method, result.ok or result.verdict == "not checkable"
             if not result.ok:
                 record.reports.append(result.report)
         except Exception as error:  # noqa: BLE001
@@ -305,15 +323,47 @@ def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = Tru
     return record
 
 
+def _run_world(entry: CheckEntry, record: CheckRecord, symbolic: bool, budget: float) -> None:
+    """A primitive's row in one world (see ``minigrad.worlds``): what must agree, does.
+
+    float64 rows add the comparisons of the unrecorded backward (``fast_vjp``) with the
+    recorded one (``vjp``) to their finite differences; float32 rows compare with float64;
+    sympy rows prove the gradient. The ``symbolic`` column says what the world showed.
+    """
+    from minigrad.worlds import check_case
+
+    if entry.world == "sympy" and not symbolic:
+        record.symbolic = "skipped"
+        return
+    result = check_case(entry.case, entry.world, budget=budget)
+    if entry.world == "sympy":
+        record.symbolic = result.details.get("proof") or result.details.get("symbols", "error")
+        if record.symbolic.startswith("refused"):
+            record.symbolic = "not symbolic"
+        elif not result.ok:
+            record.symbolic = "failed"
+        record.symbolic_ok = result.ok
+    elif entry.world == "float32":
+        record.symbolic = "= float64" if result.ok else "FAIL"
+        record.symbolic_ok = result.ok
+    else:
+        record.symbolic = "fast_vjp = vjp" if entry.case.op.fast_vjp is not None else "-"
+        record.symbolic_ok = result.ok
+    if not result.ok:
+        record.reports.append(result.report)
+
+
 # ---------------------------------------------------------------------------------------
 # Planted bugs
 # ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def planted_bug(op_name: str, kind: str = "double"):
+def planted_bug(op_name: str, kind: str = "double", target: str = "both"):
     """Spoil primitive ``op_name``'s VJP inside the block (restored afterwards).
 
     Kinds: double (every gradient times 2), sign (negated), zero (all zeros), transpose
     (last two axes swapped when square; otherwise reversed along the last axis).
+    ``target`` says which VJP is spoiled: "vjp" (the tensor formula), "fast_vjp" (the
+    array-level one, for ops that have it) or "both".
     """
     from minigrad.ops import REGISTRY, mul, neg, swapaxes, getitem
 
@@ -321,10 +371,11 @@ def planted_bug(op_name: str, kind: str = "double"):
         raise KeyError(f"planted_bug: no primitive named {op_name!r}; known: {', '.join(sorted(REGISTRY))}")
     if kind not in PLANT_KINDS:
         raise ValueError(f"planted_bug: kind must be one of {', '.join(PLANT_KINDS)}, got {kind!r}")
+    if target not in ("vjp", "fast_vjp", "both"):
+        raise ValueError(f"planted_bug: target must be 'vjp', 'fast_vjp' or 'both', got {target!r}")
     op = REGISTRY[op_name]
-    had_own = "vjp" in op.__dict__
-    saved = op.__dict__.get("vjp")
-    original = op.vjp
+    if target == "fast_vjp" and op.fast_vjp is None:
+        raise ValueError(f"planted_bug: primitive {op_name!r} has no fast_vjp to spoil")
 
     def spoil(g):
         if g is None:
@@ -339,17 +390,26 @@ def planted_bug(op_name: str, kind: str = "double"):
             return swapaxes(g, -1, -2)
         return getitem(g, (Ellipsis, slice(None, None, -1))) if g.ndim else mul(g, 2.0)
 
-    def wrong_vjp(ctx, grad):
-        return tuple(spoil(g) for g in original(ctx, grad))
+    names = ("vjp", "fast_vjp") if target == "both" else (target,)
+    names = tuple(n for n in names if getattr(op, n) is not None)
+    saved = {n: op.__dict__[n] for n in names if n in op.__dict__}
 
-    op.vjp = staticmethod(wrong_vjp)
+    def spoiled(original):
+        def wrong_vjp(ctx, grad):
+            return tuple(spoil(g) for g in original(ctx, grad))
+
+        return staticmethod(wrong_vjp)
+
+    for n in names:
+        setattr(op, n, spoiled(getattr(op, n)))
     try:
         yield op
     finally:
-        if had_own:
-            op.vjp = saved
-        else:
-            del op.vjp
+        for n in names:
+            if n in saved:
+                setattr(op, n, saved[n])
+            else:
+                delattr(op, n)
 
 
 def _parse_plant(value: str) -> tuple:
@@ -381,22 +441,93 @@ def run_checks(names: Sequence[str] | None = None, symbolic: bool = True, second
 
 def _table_row(record: CheckRecord) -> str:
     shapes = ", ".join(str(s) for s in record.shapes)
-    fd = f"{record.fd_max_rel_error:.1e}" if record.fd_max_rel_error == record.fd_max_rel_error else "error"
+    if record.world in ("float32", "sympy"):
+        fd = "-"  # finite differences run in the float64 row
+    else:
+        fd = f"{record.fd_max_rel_error:.1e}" if record.fd_max_rel_error == record.fd_max_rel_error else "error"
     status = "ok" if record.ok else "FAIL"
-    return (f"{record.name:<20} {shapes:<28.28} {record.attrs:<26.26} {fd:>10} {record.second_order:>6}  "
-            f"{record.symbolic:<20} {record.seconds:>6.2f}s  {status}")
+    world = record.world or "f64+sympy"
+    return (f"{record.name:<20} {world:<9} {shapes:<28.28} {record.attrs:<26.26} {fd:>10} "
+            f"{record.second_order:>6}  {record.symbolic:<20} {record.seconds:>6.2f}s  {status}")
 
 
-HEADER = (f"{'op':<20} {'shapes':<28} {'attrs':<26} {'FD max rel':>10} {'2nd':>6}  "
+HEADER = (f"{'op':<20} {'world':<9} {'shapes':<28} {'attrs':<26} {'FD max rel':>10} {'2nd':>6}  "
           f"{'symbolic':<20} {'time':>7}  result")
 
 
+#: Without --verbose, a failed check prints this many lines of its first report.
+DETAIL_LINES = 25
+
+
+def _record_title(record: CheckRecord) -> str:
+    world = f" [{record.world}]" if getattr(record, "world", "") else ""
+    return f"{record.name} {', '.join(str(s) for s in record.shapes)} {record.attrs}".rstrip() + world
+
+
+def failure_summary(failed: Sequence[CheckRecord]) -> list:
+    """A few lines on what failed: the ops and rows, the VJPs the per-op search blames, the hints.
+
+    The hints and the blamed VJPs are read from the reports (lines ``hint: ...`` and ``op 'NAME'
+    (node i of n), input k ...``), each said once however many rows repeat it.
+    """
+    import re
+
+    rows: dict = {}
+    blamed: dict = {}
+    hints: list = []
+    kinds: set = set()
+    for record in failed:
+        rows[record.name] = rows.get(record.name, 0) + 1
+        for report in record.reports:
+            for line in report.splitlines():
+                text = line.strip()
+                if text.startswith("hint:"):
+                    # the same advice about other entries or rows is said once
+                    kind = re.sub(r"\([^)]*\)|\d+", "#", text)
+                    if kind not in kinds:
+                        kinds.add(kind)
+                        hints.append(text)
+                match = re.match(r"op '([^']+)' \(node [^)]*\), input (\d+)", text)
+                if match:
+                    blamed.setdefault(match.group(1), set()).add(int(match.group(2)))
+    where = ", ".join(f"{name} ({count} row{'s' if count > 1 else ''})" for name, count in rows.items())
+    lines = [f"FAILED: {where}"]
+    for name, inputs in blamed.items():
+        which = ", ".join(str(i) for i in sorted(inputs))
+        lines.append(f"  each VJP checked on its own points at op '{name}' "
+                     f"(the gradient of its input{'s' if len(inputs) > 1 else ''} {which})")
+    lines.extend(f"  {hint}" for hint in hints[:4])
+    if len(hints) > 4:
+        lines.append(f"  ({len(hints) - 4} more kinds of hint in the details: --verbose)")
+    return lines
+
+
+def _print_summary(failed: Sequence[CheckRecord], out) -> None:
+    for line in failure_summary(failed):
+        print(line, file=out)
+
+
+def _print_details(failed: Sequence[CheckRecord], out, verbose: bool) -> None:
+    """The first failure's report (every report with ``verbose``), after the summary."""
+    shown = failed if verbose else failed[:1]
+    if not verbose:
+        print(f"The first failure in detail (`--verbose` prints all {len(failed)}):", file=out)
+    for record in shown:
+        print(f"\n== {_record_title(record)}", file=out)
+        lines = "\n".join(record.reports).splitlines()
+        if not verbose and len(lines) > DETAIL_LINES:
+            lines = lines[:DETAIL_LINES] + [f"... {len(lines) - DETAIL_LINES} more lines (--verbose)"]
+        for line in lines:
+            print(line, file=out)
+
+
 def run(args) -> int:
-    """Entry point of ``minigrad check`` (args from cli.py: op, json, no_symbolic)."""
+    """Entry point of ``minigrad check`` (args from cli.py: op, json, no_symbolic, verbose)."""
     names = getattr(args, "op", None) or None
     if isinstance(names, str):
         names = [names]
     as_json = bool(getattr(args, "json", False))
+    verbose = bool(getattr(args, "verbose", False))
     symbolic = not getattr(args, "no_symbolic", False)
     plant = getattr(args, "plant_bug", None) or os.environ.get("MINIGRAD_PLANT_BUG") or None
     out = sys.stdout
@@ -406,8 +537,8 @@ def run(args) -> int:
         known = {e.name.lower().replace("-", "_") for e in all_checks()}
         unknown = [n for n in names if n.lower().replace("-", "_") not in known]
         if unknown:
-            print(f"minigrad check: no op or function named {', '.join(map(repr, unknown))}. Known: "
-                  f"{', '.join(sorted({e.name for e in all_checks()}))}", file=sys.stderr)
+            print(f"minigrad check: no op or function named {', '.join(map(repr, unknown))}; pass --op with "
+                  f"one of: {', '.join(sorted({e.name for e in all_checks()}))}", file=sys.stderr)
             return 2
     if plant:
         name, kind = _parse_plant(plant)
@@ -420,13 +551,25 @@ def run(args) -> int:
         print(f"minigrad check: planted bug: the VJP of '{name}' is spoiled ({kind})", file=sys.stderr)
 
     started = time.perf_counter()
+    # A run over a few named ops takes seconds: its table is held back so that, when a row
+    # fails, the summary (which VJP, which hint) comes first. The whole table is printed as
+    # it goes, and its summary follows it.
+    held_back = bool(names)
+    table: list = []
+
+    def emit(line: str) -> None:
+        if held_back:
+            table.append(line)
+        else:
+            print(line, file=out, flush=True)
+
     if not as_json:
-        print(HEADER, file=out)
-        print("-" * len(HEADER), file=out)
+        emit(HEADER)
+        emit("-" * len(HEADER))
 
     def progress(record):
         if not as_json:
-            print(_table_row(record), file=out, flush=True)
+            emit(_table_row(record))
 
     records = run_checks(names, symbolic=symbolic, plant=plant, progress=progress)
     failed = [r for r in records if not r.ok]
@@ -441,13 +584,20 @@ def run(args) -> int:
     else:
         proved = sum(1 for r in records if r.symbolic == "proved")
         matched = sum(1 for r in records if r.symbolic.startswith("matched"))
+        counts = (f"{len(records)} checks, {len(records) - len(failed)} passed, {len(failed)} failed; "
+                  f"symbolic: {proved} proved, {matched} matched at points; {elapsed:.1f} s")
+        if failed and held_back:
+            print(counts, file=out)
+            _print_summary(failed, out)
+            print(file=out)
+        for line in table:
+            print(line, file=out)
         print("-" * len(HEADER), file=out)
-        print(f"{len(records)} checks, {len(records) - len(failed)} passed, {len(failed)} failed; "
-              f"symbolic: {proved} proved, {matched} matched at points; {elapsed:.1f} s", file=out)
-        for record in failed:
-            print(f"\n== {record.name} {', '.join(str(s) for s in record.shapes)} {record.attrs}", file=out)
-            for report in record.reports:
-                print(report, file=out)
+        print(counts, file=out)
+        if failed:
+            if not held_back:
+                _print_summary(failed, out)
+            _print_details(failed, out, verbose)
     return 1 if failed else 0
 
 
@@ -457,6 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--op", action="append")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-symbolic", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="print every failed check's report")
     parser.add_argument("--plant-bug", default=None, help="spoil a primitive's VJP: OP[:double|sign|zero|transpose]")
     return run(parser.parse_args(argv))
 

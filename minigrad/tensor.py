@@ -445,7 +445,7 @@ def _number_constant(key: tuple) -> Tensor:
     """The constant tensor for (dtype of ``like``, number, its Python type), cached."""
     dtype, value, _ = key
     if dtype is None or dtype.kind not in _FLOAT_KINDS:
-        array = backend.to_object_array(value) if dtype == object else np.asarray(value)
+        array = backend.to_object_array(backend.exact(value)) if dtype == object else np.asarray(value)
     else:
         array = np.asarray(value, dtype=dtype)
     array.flags.writeable = False

@@ -2,6 +2,7 @@
 (an environment variable, or a test-only registry entry) that make it exit 1."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,9 +29,12 @@ def test_table_for_every_op_exits_0(capsys):
     code, out = _check(capsys, "--no-symbolic")
     assert code == 0, out.out[-3000:]
     lines = out.out.splitlines()
-    assert lines[0].split()[:4] == ["op", "shapes", "attrs", "FD"]
+    assert lines[0].split()[:5] == ["op", "world", "shapes", "attrs", "FD"]
     rows = {line.split()[0] for line in lines[2:-2]}
     assert set(REGISTRY) <= rows
+    # every primitive appears in each world
+    for world in ("float64", "float32", "sympy"):
+        assert set(REGISTRY) <= {line.split()[0] for line in lines[2:-2] if line.split()[1:2] == [world]}
     assert {"mean", "var", "relu", "softmax", "cross_entropy", "mse_loss"} <= rows
     total = len(checks.all_checks())
     assert lines[-1].startswith(f"{total} checks, {total} passed, 0 failed")
@@ -40,12 +44,17 @@ def test_one_op_with_symbolic_proofs(capsys):
     code, out = _check(capsys, "--op", "tanh", "--op", "softmax")
     assert code == 0
     rows = [line for line in out.out.splitlines() if line.startswith(("tanh ", "softmax "))]
-    assert len(rows) == len(REGISTRY["tanh"].examples) + 2
-    for row in rows:
+    assert len(rows) == 3 * len(REGISTRY["tanh"].examples) + 2
+    proving = [row for row in rows if row.split()[1] in ("sympy", "f64+sympy")]
+    assert len(proving) == len(REGISTRY["tanh"].examples) + 2
+    for row in proving:
         assert "proved" in row and row.endswith("ok")
-        fd_error = float(row.split("proved")[0].split()[-2])  # the "FD max rel" column
-        assert fd_error < 1e-6
-    assert f"{len(rows)} checks, {len(rows)} passed, 0 failed; symbolic: {len(rows)} proved" in out.out
+    for row in rows:
+        assert row.endswith("ok")
+        if row.split()[1] in ("float64", "f64+sympy"):
+            fd_error = float(re.search(r"\d\.\de[+-]\d\d", row).group())  # the "FD max rel" column
+            assert fd_error < 1e-6
+    assert f"{len(rows)} checks, {len(rows)} passed, 0 failed; symbolic: {len(proving)} proved" in out.out
 
 
 def test_json_output(capsys):
@@ -53,11 +62,12 @@ def test_json_output(capsys):
     assert code == 0
     data = json.loads(out.out)
     assert data["ok"] is True and data["failed"] == 0 and data["planted_bug"] is None
-    assert data["checks"] == len(REGISTRY["matmul"].examples)
-    first = data["results"][0]
+    assert data["checks"] == 3 * len(REGISTRY["matmul"].examples)
+    first, second, third = data["results"][:3]
+    assert [r["world"] for r in (first, second, third)] == ["float64", "float32", "sympy"]
     assert first["op"] == "matmul" and first["shapes"] == [[3, 4], [4, 2]]
-    assert first["symbolic"] == "proved" and first["second_order"] == "ok"
-    assert first["fd_max_rel_error"] < 1e-6
+    assert first["second_order"] == "ok" and first["fd_max_rel_error"] < 1e-6
+    assert second["symbolic"] == "= float64" and third["symbolic"] == "proved"
 
 
 def test_unknown_op_exits_2(capsys):
@@ -86,8 +96,11 @@ def test_planted_bug_also_fails_the_symbolic_column(capsys, monkeypatch):
     assert code == 1
     data = json.loads(out.out)
     assert data["planted_bug"] == "exp:double"
-    assert all(r["symbolic"] == "failed" and not r["fd_ok"] for r in data["results"])
-    assert "symbolic_check FAILED for exp" in data["results"][-1]["reports"][1]
+    by_world = {world: [r for r in data["results"] if r["world"] == world] for world in ("float64", "sympy")}
+    assert len(by_world["float64"]) == len(by_world["sympy"]) == len(REGISTRY["exp"].examples)
+    assert all(not r["fd_ok"] and not r["ok"] for r in by_world["float64"])
+    assert all(r["symbolic"] == "failed" and not r["ok"] for r in by_world["sympy"])
+    assert "symbolic_check FAILED for exp" in by_world["sympy"][-1]["reports"][0]
 
 
 def test_test_only_registry_entries(capsys):
@@ -120,11 +133,13 @@ def test_command_line_entry_point():
     env = dict(os.environ, PYTHONPATH=str(ROOT), MINIGRAD_PLANT_BUG="neg")
     bad = subprocess.run([sys.executable, "-m", "minigrad", "check", "--op", "neg", "--no-symbolic"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "3 checks, 0 passed, 3 failed" in bad.stdout
+    # the float64 rows fail (finite differences); float32 agrees with the same wrong float64
+    # gradient, and the SymPy proof is skipped by --no-symbolic
+    assert bad.returncode == 1 and "9 checks, 6 passed, 3 failed" in bad.stdout
     env.pop("MINIGRAD_PLANT_BUG")
     good = subprocess.run([sys.executable, "-m", "minigrad", "check", "--op", "neg"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert good.returncode == 0 and "3 checks, 3 passed, 0 failed; symbolic: 3 proved" in good.stdout
+    assert good.returncode == 0 and "9 checks, 9 passed, 0 failed; symbolic: 3 proved" in good.stdout
 
 
 def test_derive_command(capsys):

@@ -1,7 +1,9 @@
-"""Every registered primitive and composed function, gradient-checked (issue 2 item 2, issue 3).
+"""Every registered primitive and composed function, gradient-checked against finite differences.
 
 One test parametrized over the whole REGISTRY (every primitive x every example in its
-``examples``), so a new op cannot be added without being checked: float64, central
+``examples``, plus a Python number as either operand of the binary elementwise ops), so a
+new op cannot be added without being checked (tests/test_worlds.py runs the same examples
+in float32 and SymPy): float64, central
 differences, |a - n| <= 1e-7 + 1e-6 |n| on every Jacobian entry. The composed functions come
 from ``minigrad.checks``' registry, which plugins (norms) extend. Second derivatives are
 checked for every primitive whose VJP is smooth.
@@ -9,18 +11,19 @@ checked for every primitive whose VJP is smooth.
 import numpy as np
 import pytest
 
-from minigrad import checks
+from minigrad import checks, worlds
 from minigrad.gradcheck import check_gradients, check_second_derivatives
 from minigrad.ops import REGISTRY
 
 checks.load_plugins()  # the norms' primitives join the registry, deterministically
 
-PRIMITIVES = checks.primitive_checks()
+PRIMITIVES = checks.primitive_checks(worlds=("float64",))
 COMPOSED = list(checks._CHECKS)
 
 
 def _id(entry):
-    shapes = "x".join(str(s).replace(" ", "") for s in entry.shapes)
+    shapes = entry.case.label().replace(" ", "").replace(",", "x") if entry.case else "x".join(
+        str(s).replace(" ", "") for s in entry.shapes)
     return f"{entry.name}-{shapes}-{entry.attrs.replace(' ', '')[:30]}" if entry.attrs else f"{entry.name}-{shapes}"
 
 
@@ -32,7 +35,8 @@ def test_every_registered_primitive_has_examples():
             assert isinstance(shapes, tuple) and all(isinstance(s, tuple) for s in shapes), name
             assert isinstance(attrs, dict), name
     # and every example is one case of the parametrized test below
-    assert len(PRIMITIVES) == sum(len(op.examples) for op in REGISTRY.values())
+    assert len(PRIMITIVES) == sum(len(worlds.cases(op)) for op in REGISTRY.values())
+    assert sum(e.case.scalar_at is None for e in PRIMITIVES) == sum(len(op.examples) for op in REGISTRY.values())
 
 
 def test_binary_ops_are_checked_on_the_broadcasting_cases():

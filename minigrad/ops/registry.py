@@ -126,6 +126,8 @@ def apply(op, *inputs, **attrs):
     documents the same fields).
     """
     count = len(inputs)
+    if count > 1 and _mixed_worlds(inputs):
+        inputs = _exact_inputs(inputs)
     if count == 2:
         first, second = inputs
         needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad] if GradMode.enabled else None
@@ -196,6 +198,8 @@ def apply_binary(op, first, second):
     their own: the same steps as ``apply``, without its keyword dict (a new one per call),
     its count of the inputs or its branches for other arities. Keep the two in step.
     """
+    if first._data.dtype is not second._data.dtype and _mixed_worlds((first, second)):
+        first, second = _exact_inputs((first, second))
     if GradMode.enabled:
         needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad]
         if needs is None:
@@ -239,6 +243,27 @@ _next_seq = _sequence.__next__
 # The attributes of every node made by apply_binary: shared, and never written to (a
 # read-only view, so that a mistaken write fails instead of reaching every such node).
 _NO_ATTRS = MappingProxyType({})
+
+
+def _mixed_worlds(inputs) -> bool:
+    """True when SymPy data meet float (or int) data in one op."""
+    kinds = {t._data.dtype.kind for t in inputs}
+    return "O" in kinds and len(kinds) > 1
+
+
+def _exact_inputs(inputs) -> tuple:
+    """The inputs with numeric constants made exact SymPy numbers (0.1 -> 1/10).
+
+    In the SymPy world every number is exact: a float that meets a symbol becomes the
+    rational it spells (see ``backend.exact``) before any arithmetic, so no 16-digit Float
+    ever enters an expression. Numeric tensors that require grad are left alone: they are
+    variables of the float world, and their gradients stay float.
+    """
+    return tuple(
+        Tensor._constant(backend.exact_array(t._data))
+        if t._data.dtype.kind != "O" and not t.requires_grad else t
+        for t in inputs
+    )
 
 
 def _as_array(value) -> np.ndarray:

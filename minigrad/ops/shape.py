@@ -111,7 +111,8 @@ class ScatterAdd(Primitive):
         if a.dtype == object:
             out[...] = 0
         if _is_basic(index):
-            out[index] = a
+            # (``out[()] = a`` would store a 0-d object array as the entry itself)
+            out[index if index != () else ...] = a
         else:
             np.add.at(out, index, a)
         return out
