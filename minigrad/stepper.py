@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,14 @@ def _draw(output: Tensor, params, title: str, collapse, max_nodes: int, rankdir:
         svg = svg[svg.find("<svg"):] if "<svg" in svg else ""
     ids = _svg_ids(graph)
     drawn = _Drawn(svg, ids, graph)
+    # Ops folded into a "⋯" vertex to fit the node budget: their steps point at that vertex.
+    folded = getattr(graph, "folded", {})
+    for key in folded:
+        target = key
+        while target in folded and target not in graph.vertices:
+            target = folded[target]
+        if key in engine_ops and target in ids:
+            drawn.node_place[id(engine_ops[key])] = ("hidden", ids[target])
     for key, vertex in graph.vertices.items():
         if vertex.kind == "op":
             drawn.node_place[id(vertex.node)] = ("node", ids[key])
@@ -372,7 +381,8 @@ class _StepBuilder:
         text = (f"Forward: {node.op.name}({', '.join(names)}) -> {self.name_of(out_id, node.output) if node.out is not None else 'output'}"
                 f"{' (one fused op: the whole cluster)' if fused else ''}{note}.")
         self.steps.append({
-            "phase": "forward", "path": path, "node": where if kind == "node" else None,
+            "phase": "forward", "path": path, "node": where if kind in ("node", "hidden") else None,
+            "hidden": where if kind == "hidden" else None,
             "cluster": where if fused else cluster, "op": node.op.name, "text": text,
             "inputs": ins, "out": out_id, "value": packed,
         })
@@ -448,13 +458,54 @@ class _StepBuilder:
         else:
             text = f"Backward: VJP of {node.op.name}; it sends gradients to {names or 'no input'}."
         self.steps.append({
-            "phase": "backward", "path": path, "node": where if kind == "node" else None,
+            "phase": "backward", "path": path, "node": where if kind in ("node", "hidden") else None,
+            "hidden": where if kind == "hidden" else None,
             "cluster": where if fused else cluster, "op": node.op.name, "text": text,
             "grad": _values(call.grad, self.max_values), "gradShape": list(call.grad.shape),
             "gradSummary": "" if call.grad.size <= self.max_values else _summary(call.grad),
             "out": out_id, "sends": sends, "formula": getattr(node.op, "formula", "") or "",
             "mathml": _vjp_mathml(node), "engine": path != "into", "fused": fused,
         })
+
+
+def _merge_hidden(steps: list) -> list:
+    """Runs of steps inside one folded "⋯" vertex become one step each (per phase).
+
+    A merged step keeps what stays visible: the gradient entering the run, the last
+    gradient sent to each drawn tensor, and every leaf's running sum (so the leaves'
+    table still ends equal to ``.grad``).
+    """
+    merged: list = []
+    for step in steps:
+        previous = merged[-1] if merged else None
+        if step.get("hidden") is None:
+            merged.append(step)
+            continue
+        if (previous is None or previous.get("hidden") != step["hidden"] or previous["phase"] != step["phase"]
+                or previous["path"] != step["path"]):
+            previous = dict(step, ops=[], sends=[] if step["phase"] == "backward" else None)
+            merged.append(previous)
+        previous["ops"].append(step["op"])
+        previous["out"] = step["out"]
+        if step["phase"] == "backward":
+            kept = [s for s in previous["sends"] if not any(
+                (s["leaf"] and n["leaf"] and s.get("leafName") == n.get("leafName")) or (s["to"] and s["to"] == n["to"])
+                for n in step["sends"] if n["leaf"] or n["to"])]
+            previous["sends"] = kept + [n for n in step["sends"] if n["leaf"] or n["to"]]
+        else:
+            previous["value"] = step["value"]
+    for step in merged:
+        ops = step.get("ops")
+        if not ops or len(ops) < 2:
+            continue
+        kinds = ", ".join(f"{name} x{count:,}" for name, count in Counter(ops).most_common(3))
+        if step["phase"] == "backward":
+            what = "VJP calls inside the collapsed part of the graph ({}), in the engine's order; the gradients that leave it are shown"
+        else:
+            what = "ops inside the collapsed part of the graph ({}), in creation order"
+        step.update(op="\u22ef", formula="", mathml=None,
+                    text=f"{step['phase'].capitalize()}: {len(ops):,} " + what.format(kinds) + ".")
+    return merged
 
 
 # ---------------------------------------------------------------------------------------
@@ -564,6 +615,7 @@ def backward_stepper(
             twin_calls[fused_id] = (cluster, inner, int(cluster[len("cluster_norm"):]))
     builder.forward(nodes, leaf_rows, drawn.twins)
     builder.backward(calls, np.asarray(seed.data), leaf_names, initial, twin_calls)
+    builder.steps = _merge_hidden(builder.steps)
     leaf_info = [{"name": name, "id": svg, "shape": list(t.shape),
                   "initial": _values(initial.get(id(t)), max_values)} for name, svg, t in leaf_rows]
     notes = []
@@ -574,7 +626,7 @@ def backward_stepper(
     if initial:
         notes.append("Some leaves already had a .grad before this backward pass: their sums start from it.")
     if drawn.graph.hidden:
-        notes.append(f"The graph was collapsed to fit {max_nodes} nodes: steps of hidden ops highlight nothing.")
+        notes.append(f"The graph was collapsed to fit {max_nodes} nodes: the ops inside a \u22ef node are one step.")
     if not drawn.svg:
         notes.append(f"Graphviz's `dot` is not installed, so the picture is missing ({viz.INSTALL_HINT}).")
     page = _page(heading, drawn.svg, builder.steps, leaf_info, notes)

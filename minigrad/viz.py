@@ -710,6 +710,7 @@ def _fold(graph: _Graph, hidden: set, fold_key, label: str) -> None:
     vertices = graph.vertices
     hidden_vertices = [vertices[k] for k in hidden]
     count = len(hidden)
+    graph.folded = {**getattr(graph, "folded", {}), **dict.fromkeys(hidden, fold_key)}  # read by the stepper
     kinds = _op_summary(hidden_vertices)
     text = f"{label}\n{count:,} nodes hidden" + (f"\n({kinds})" if kinds else "")
     first = next(k for k in vertices if k in hidden)

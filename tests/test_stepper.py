@@ -184,6 +184,24 @@ def test_large_arrays_are_summarised():
     np.testing.assert_allclose(x.grad.data, 2 * np.linspace(-1, 1, 50), rtol=0, atol=1e-15)
 
 
+def test_a_graph_too_large_to_step_through_is_collapsed():
+    x = mg.tensor(np.array([0.3, -0.2]), requires_grad=True, name="x")
+    y = x
+    for _ in range(1500):
+        y = mg.tanh(y) * 1.001
+    loss = mg.sum(y)
+    page = backward_stepper(loss, max_nodes=60)
+    backward = [s for s in page.steps if s["phase"] == "backward" and s["op"] != "seed"]
+    folded = [s for s in backward if s["op"] == "\u22ef"]
+    assert len(folded) == 1 and folded[0]["node"].startswith("hidden")
+    # every VJP call the engine made is in exactly one step
+    assert sum(len(s.get("ops") or [s["op"]]) for s in backward) == 2 * 1500 + 1
+    assert folded[0]["text"].startswith(f"Backward: {len(folded[0]['ops']):,} VJP calls inside the collapsed part")
+    last = [send for s in backward for send in s["sends"] if send["leaf"]][-1]
+    np.testing.assert_allclose(np.array(last["accumulated"]), x.grad.data, rtol=0, atol=1e-12)
+    assert len(page.html.encode("utf-8")) < 300_000
+
+
 def test_repr_html_is_an_iframe_holding_the_page(tmp_path):
     output, params, title = build("mlp")
     page = backward_stepper(output, params=params, title=title)
