@@ -10,9 +10,19 @@ expressions too. ``sympy.diff`` of F gives the textbook derivative independently
 is then a statement SymPy can prove (simplify the difference to zero). Where that is too
 slow (simplify has no timeout; expressions of thousands of operations defeat it), the
 difference is evaluated exactly at random rational points instead (or to 60 significant
-digits where exp/log/sqrt make the values irrational), and the result says which of the
-two was done: "proved" or "matched at N points". A counterexample at any point is a
-failure, reported with the op, the input and the worst index.
+digits where exp/log/sqrt make the values irrational). A check ends in one of four verdicts,
+and only the first two are ``ok``:
+
+    proved              every entry's difference simplified to 0
+    matched at points   some entries could not be simplified in time, and all agreed at N
+                        random rational points (evidence, not a proof)
+    failed              a counterexample: reported with the op, the input and the worst index
+    not checkable       the function has no symbolic form (max, SVD), or the work did not
+                        fit in the wall-time budget ("too large to prove in N s")
+
+The budget covers everything: the symbolic forward and backward runs, turning floats into
+rationals, ``sympy.diff``, the proofs and the points. SymPy cannot be interrupted from
+outside, so the work runs in a forked child process that is killed at the deadline.
 
 Inputs are exact (``sympy.Rational``, never 0.6): Python floats met along the way (0.5 in
 sigmoid, an exponent of -1.5) are turned into the rationals they spell, or no proof could
@@ -20,9 +30,14 @@ reach an exact zero.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import multiprocessing
+import pickle
+import signal
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -36,15 +51,27 @@ from minigrad.tensor import Tensor
 
 __all__ = [
     "SymbolicRun", "SymbolicResult", "GradientFormula", "symbolic_inputs", "run_symbolic",
-    "symbolic_check", "numeric_check", "derive", "substitute", "to_matrix",
+    "symbolic_check", "numeric_check", "derive", "substitute", "to_matrix", "SymbolicTooLarge",
+    "VERDICTS", "register_derivation", "derivations", "derive_textbook", "TextbookComparison",
 ]
 
-#: seconds a symbolic_check may spend on proofs before falling back to points
+#: seconds symbolic_check and derive may take in all (run, sympy.diff, proofs, points)
 DEFAULT_BUDGET = 10.0
+#: the four verdicts of symbolic_check; only the first two are ``ok``
+VERDICTS = ("proved", "matched at points", "failed", "not checkable")
 #: differences bigger than this (sympy.count_ops) are not simplified, only expanded/cancelled
 SIMPLIFY_MAX_OPS = 400
 #: significant digits for comparisons at points whose values are not rational
 DIGITS = 60
+
+
+class SymbolicTooLarge(TimeoutError):
+    """The symbolic work did not fit in its wall-time budget (``derive``, ``derive_textbook``)."""
+
+
+def too_large_message(budget: float) -> str:
+    """The one wording of a budget overrun, shared by symbolic_check, derive and the CLI."""
+    return f"too large to prove in {budget:g} s: try a smaller shape"
 
 
 def _sp():
@@ -211,6 +238,10 @@ def _is_zero(expr) -> bool:
     sp = _sp()
     if expr == 0:
         return True
+    if expr.has(sp.sign):
+        # sympy.diff writes d|x|/dx as sign(x), the engine as x/|x|: the same away from the
+        # kink (x != 0, where neither is the derivative), and cancel sees that once written alike.
+        expr = expr.replace(sp.sign, lambda argument: argument / sp.Abs(argument))
     # cancel treats exp(..), tanh(..), sqrt(..) as independent generators of a rational
     # function; lifting the radicals first (V^(1/2) -> t, V^(3/2) -> t^3) lets it see
     # the relations between powers of the same base, which norms are full of.
@@ -318,6 +349,131 @@ def _run_in_thread(task, items, budget) -> list:
     return list(results)
 
 
+class _OutOfTime(BaseException):
+    """Raised by the alarm inside a budgeted child. A BaseException, so that SymPy's own
+    ``except Exception`` blocks cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    """Interrupt the block after ``seconds`` (SIGALRM), where the platform allows it.
+
+    Only in the main thread of the forked worker; elsewhere the block runs to its end and
+    the caller checks the clock between items instead.
+    """
+    if seconds <= 0:
+        raise _OutOfTime
+    # Never in the caller's own process: its SIGALRM may be in use (pytest-timeout, a server).
+    usable = _IN_WORKER and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _until(deadline: float, task: Callable, items: list) -> list:
+    """``[task(item) ...]`` until ``deadline`` (time.monotonic); None for what was not reached."""
+    results = [None] * len(items)
+    try:
+        remaining = deadline - time.monotonic()
+        with _alarm(remaining) if math.isfinite(remaining) else contextlib.nullcontext():
+            for index, item in enumerate(items):
+                if time.monotonic() >= deadline:
+                    break
+                try:
+                    results[index] = task(item)
+                except Exception:  # noqa: BLE001 - an unprovable item stays unproved
+                    results[index] = None
+    except _OutOfTime:
+        pass
+    return results
+
+
+#: True inside the forked worker process of within_budget (where the alarm may be used)
+_IN_WORKER = False
+
+
+def _child_main(task, deadline, writer) -> None:  # pragma: no cover - runs in the child process
+    global _IN_WORKER
+    _IN_WORKER = True
+    try:
+        outcome = ("done", task(deadline))
+    except BaseException as error:  # noqa: BLE001 - handed to the parent, which re-raises it
+        # The child's traceback is lost in pickling: keep it as a note on the error.
+        if hasattr(error, "add_note"):  # Python >= 3.11
+            error.add_note("in the symbolic worker process:\n" + "".join(traceback.format_tb(error.__traceback__)))
+        outcome = ("error", error)
+    try:
+        payload = pickle.dumps(outcome)
+    except Exception:  # noqa: BLE001 - a result or error that cannot be pickled
+        detail = outcome[1] if outcome[0] == "error" else "the result could not be sent back"
+        payload = pickle.dumps(("error", RuntimeError(f"{type(detail).__name__}: {detail}")))
+    writer.send_bytes(payload)
+    writer.close()
+
+
+def within_budget(task: Callable, budget: float | None) -> tuple:
+    """Run ``task(deadline)`` with a hard wall-time limit: ("done", value) or ("timeout", None).
+
+    ``deadline`` is a ``time.monotonic()`` value the task may use to plan its own phases.
+    The task runs in a forked child process, killed at the deadline (SymPy has no timeout
+    of its own); an exception it raises is raised here. Where fork is unavailable the task
+    runs in a daemon thread that is abandoned at the deadline. ``budget=None`` (or inf)
+    runs it here, without a limit.
+    """
+    if budget is None or math.isinf(budget):
+        return "done", task(math.inf)
+    if budget <= 0:
+        return "timeout", None
+    deadline = time.monotonic() + budget
+    if "fork" not in multiprocessing.get_all_start_methods():
+        box = {}
+
+        def body():
+            try:
+                box["value"] = ("done", task(deadline))
+            except BaseException as error:  # noqa: BLE001
+                box["value"] = ("error", error)
+
+        thread = threading.Thread(target=body, daemon=True)
+        thread.start()
+        thread.join(budget)
+        outcome = box.get("value", ("timeout", None))
+    else:
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(target=_child_main, args=(task, deadline, writer), daemon=True)
+        process.start()
+        writer.close()
+        outcome = ("timeout", None)
+        try:
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and reader.poll(remaining):
+                try:
+                    outcome = pickle.loads(reader.recv_bytes())
+                except EOFError:  # the child died without an answer (killed, out of memory)
+                    outcome = ("error", RuntimeError(
+                        f"the symbolic worker process ended without a result (exit code {process.exitcode})"))
+        finally:
+            reader.close()
+            if process.is_alive():
+                process.kill()
+            process.join()
+    if outcome[0] == "error":
+        raise outcome[1]
+    return outcome
+
+
 # ---------------------------------------------------------------------------------------
 # Random rational points and exact comparison
 # ---------------------------------------------------------------------------------------
@@ -371,10 +527,11 @@ def _as_float(value) -> float:
 class SymbolicResult:
     """What ``symbolic_check`` (or ``numeric_check``) found.
 
-    ``method`` is "proved" (every entry's difference simplified to 0), "matched at N
-    points" (some entries could not be simplified in the budget, and all agreed at N
-    random rational points), "numeric at N points" (numeric_check), "failed" or
-    "not symbolic".
+    ``verdict`` is one of ``VERDICTS``: "proved", "matched at points", "failed" or "not
+    checkable"; ``ok`` is True for the first two only. ``method`` says it in detail:
+    "proved", "matched at N points", "numeric at N points" (numeric_check), "failed",
+    "not symbolic" (an op without a SymPy form, such as max or the SVD) or "too large to
+    prove in N s" (the budget ran out; try a smaller shape or a larger budget).
     """
 
     ok: bool
@@ -389,11 +546,16 @@ class SymbolicResult:
     culprits: list = field(default_factory=list)
     hint: str | None = None
     report: str = ""
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            self.verdict = _verdict_of(self.method)
 
     def as_dict(self) -> dict:
         return {
-            "ok": self.ok, "method": self.method, "name": self.name, "entries": self.entries,
-            "proved": self.proved, "points": self.points, "seconds": self.seconds,
+            "ok": self.ok, "verdict": self.verdict, "method": self.method, "name": self.name,
+            "entries": self.entries, "proved": self.proved, "points": self.points, "seconds": self.seconds,
             "report": self.report if not self.ok else "",
         }
 
@@ -401,37 +563,77 @@ class SymbolicResult:
         return self.report
 
 
+def _verdict_of(method: str) -> str:
+    if method == "proved":
+        return "proved"
+    if method.startswith(("matched at", "numeric at")):
+        return "matched at points"
+    if method == "failed":
+        return "failed"
+    return "not checkable"
+
+
 def symbolic_check(
     fn: Callable,
     shapes: Sequence[tuple],
     domain="real",
     names: Sequence[str] | None = None,
-    budget: float = DEFAULT_BUDGET,
+    budget: float | None = DEFAULT_BUDGET,
     points: int = 3,
     seed: int | None = None,
     name: str | None = None,
+    proof_budget: float | None = None,
 ) -> SymbolicResult:
     """Prove that the engine's reverse-mode gradient of ``fn`` equals ``sympy.diff`` of its forward.
 
     ``fn`` is run on tensors of real symbols of the given ``shapes`` (``domain`` adds the
     assumptions "positive" or "nonzero"). For every output entry m and input entry j the
     difference  engine J[m, j] - dF_m/dx_j  is:
-      1. evaluated at ``points`` random rational points; a non-zero value is a
-         counterexample, and the check fails with a report naming the output, the input,
-         the worst index, the two expressions and their values there;
+      1. evaluated at a random rational point; a non-zero value is a counterexample, and
+         the check fails with a report naming the output, the input, the worst index, the
+         two expressions and their values there;
       2. otherwise simplified to 0 (cancel, expand, then ``simplify`` on small
-         expressions) within ``budget`` seconds in total.
-    ``method`` is "proved" when step 2 succeeded everywhere, else "matched at N points".
-    Rational points come from ``seed`` (default: minigrad's generator, see manual_seed).
+         expressions), for at most ``proof_budget`` seconds (default: what the budget
+         leaves, keeping time for step 3);
+      3. entries step 2 could not settle are compared at ``points - 1`` more points.
+    The verdict (``result.verdict``) is "proved" when step 2 settled every entry, "matched
+    at points" when step 3 was needed, "failed" on a counterexample, and "not checkable"
+    when ``fn`` has no symbolic form or the whole check (symbolic run, sympy.diff, proofs,
+    points) did not finish within ``budget`` seconds of wall time (``budget=None``: no
+    limit). Rational points come from ``seed`` (default: minigrad's generator, see
+    manual_seed).
     """
     started = time.perf_counter()
     name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "fn")
+    if budget is not None and not budget >= 0:
+        raise ValueError(f"symbolic_check: budget must be a number of seconds >= 0 (or None), got {budget!r}")
+    if seed is None:  # drawn here, so minigrad's generator advances in the caller's process
+        seed = int(_random.generator().integers(2**62))
+
+    def task(deadline):
+        return _check(fn, shapes, domain, names, points, seed, name, deadline, proof_budget)
+
+    status, result = within_budget(task, budget)
+    if status == "timeout":
+        result = SymbolicResult(
+            ok=False, method=f"too large to prove in {budget:g} s", name=name, verdict="not checkable",
+        )
+        result.report = f"symbolic_check could not check {name}: {too_large_message(budget)} (or pass a larger budget=)."
+    result.seconds = time.perf_counter() - started
+    if result.verdict != "not checkable" and not result.report:
+        result.report = _symbolic_report(result)  # here: the report states the time taken
+    return result
+
+
+def _check(fn, shapes, domain, names, points, seed, name, deadline, proof_budget) -> SymbolicResult:
+    """The body of symbolic_check, run inside the budget (in the child process)."""
     sp = _sp()
+    started = time.monotonic()
     try:
         run = run_symbolic(fn, shapes, domain, names, _report_backward_errors=True)
     except backend.NotSymbolicError as error:
-        return SymbolicResult(ok=True, method="not symbolic", name=name, report=f"{name}: not symbolic ({error})",
-                              seconds=time.perf_counter() - started)
+        return SymbolicResult(ok=False, method="not symbolic", name=name, verdict="not checkable",
+                              report=f"symbolic_check could not check {name}: not symbolic ({error})")
     except _BackwardFailed as failure:
         # A VJP that raises (or returns a gradient of the wrong shape) is a failed check,
         # reported like gradcheck reports it, not an exception out of the checker.
@@ -439,15 +641,16 @@ def symbolic_check(
 
         error = failure.args[0]
         return SymbolicResult(
-            ok=False, method="failed", name=name, seconds=time.perf_counter() - started,
+            ok=False, method="failed", name=name,
             report=f"symbolic_check FAILED for {name}: " + backward_error_report(f"{type(error).__name__}: {error}"),
         )
-    rng = _random.generator() if seed is None else np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     symbols = [s for x in run.inputs for s in x.data.reshape(-1)]
     sample = [_random_point(symbols, rng) for _ in range(points)]
 
     result = SymbolicResult(ok=True, method="proved", name=name, points=points)
-    pending = []  # (key, difference) still to prove
+    pending = []  # (engine, reference, difference) still to prove
+    per_point = 0.0  # seconds spent evaluating at the first point
     for (k, i), engine_block in run.engine.items():
         reference_block = run.reference(k, i)
         bad = []
@@ -460,7 +663,9 @@ def symbolic_check(
                     result.proved += 1
                     continue
                 # One point first: a wrong gradient fails here, before any costly proof.
+                before = time.monotonic()
                 agree, exact, e, r = _agree(engine, reference, sample[0])
+                per_point += time.monotonic() - before
                 result.exact_points &= exact
                 if agree:
                     pending.append((engine, reference, difference))
@@ -469,33 +674,37 @@ def symbolic_check(
         if bad:
             result.mismatches.append(_mismatch(run, k, i, engine_block, reference_block, bad))
     if result.mismatches:
-        result.ok, result.method = False, "failed"
+        result.ok, result.method, result.verdict = False, "failed", "failed"
         result.culprits = _locate(fn, run, result.mismatches[0]["point"])
-    else:
-        remaining = max(budget - (time.perf_counter() - started), 0.0)
-        proofs = run_with_budget(_is_zero, [d for _, _, d in pending], remaining)
-        result.proved += sum(1 for p in proofs if p)
-        unproved = [(engine, reference) for (engine, reference, _), p in zip(pending, proofs) if not p]
-        if unproved:
-            # What simplification could not settle in time is sampled at the other points too.
-            for engine, reference in unproved:
-                for point in sample[1:]:
-                    agree, exact, e, r = _agree(engine, reference, point)
-                    result.exact_points &= exact
-                    if not agree:  # pragma: no cover - agreeing at one point but not another is rare
-                        result.ok, result.method = False, "failed"
-                        result.mismatches.append({
-                            "output": None, "input": None, "input_name": "?", "output_shape": (),
-                            "input_shape": (), "count": 1, "total": result.entries, "output_index": "?",
-                            "input_index": "?", "engine": engine, "reference": reference,
-                            "engine_value": _as_float(e), "reference_value": _as_float(r), "point": point,
-                            "hint": None,
-                        })
-                        break
-            if result.ok:
-                result.method = f"matched at {points} points"
-    result.seconds = time.perf_counter() - started
-    result.report = _symbolic_report(result, run)
+        return result
+    # Keep time for the other points (each costs about what the first one did) and for
+    # sending the result back.
+    proof_deadline = deadline
+    if math.isfinite(deadline):
+        proof_deadline -= 1.5 * per_point * max(points - 1, 0) + 0.05 * (deadline - started)
+    if proof_budget is not None:
+        proof_deadline = min(proof_deadline, time.monotonic() + proof_budget)
+    proofs = _until(proof_deadline, _is_zero, [d for _, _, d in pending]) if pending else []
+    result.proved += sum(1 for p in proofs if p)
+    unproved = [(engine, reference) for (engine, reference, _), p in zip(pending, proofs) if not p]
+    if unproved:
+        # What simplification could not settle in time is sampled at the other points too.
+        for engine, reference in unproved:
+            for point in sample[1:]:
+                agree, exact, e, r = _agree(engine, reference, point)
+                result.exact_points &= exact
+                if not agree:  # pragma: no cover - agreeing at one point but not another is rare
+                    result.ok, result.method, result.verdict = False, "failed", "failed"
+                    result.mismatches.append({
+                        "output": None, "input": None, "input_name": "?", "output_shape": (),
+                        "input_shape": (), "count": 1, "total": result.entries, "output_index": "?",
+                        "input_index": "?", "engine": engine, "reference": reference,
+                        "engine_value": _as_float(e), "reference_value": _as_float(r), "point": point,
+                        "hint": None,
+                    })
+                    break
+        if result.ok:
+            result.method, result.verdict = f"matched at {points} points", "matched at points"
     del sp
     return result
 
@@ -540,7 +749,7 @@ def _locate(fn, run, point) -> list:
         return []
 
 
-def _symbolic_report(result: SymbolicResult, run: SymbolicRun) -> str:
+def _symbolic_report(result: SymbolicResult) -> str:
     if result.ok:
         how = ("every entry simplified to 0" if result.method == "proved" else
                f"{result.proved} of {result.entries} entries simplified to 0; the rest agree at "
@@ -690,22 +899,44 @@ def derive(
     domain="real",
     names: Sequence[str] | None = None,
     simplify: bool = True,
-    budget: float = 5.0,
+    budget: float | None = DEFAULT_BUDGET,
     name: str = "f",
 ) -> GradientFormula:
     """The engine's gradient of ``fn`` as a formula (SymPy), printable as text and LaTeX.
 
-    Entries are simplified within ``budget`` seconds in total (entries not simplified in
-    time are shown as the engine built them; ``simplified`` says whether all were).
+    All of it (the symbolic run and the simplification) takes at most ``budget`` seconds
+    of wall time: entries not simplified by then are shown as the engine built them
+    (``simplified`` says whether all were), and a symbolic run that does not finish in
+    time raises :class:`SymbolicTooLarge` ("too large to prove in N s: try a smaller
+    shape"). ``budget=None``: no limit.
     """
+    def task(deadline):
+        return _derive(fn, shapes, domain, names, simplify, name, deadline)
+
+    status, formula = within_budget(task, budget)
+    if status == "timeout":
+        raise SymbolicTooLarge(f"derive: {name}: {too_large_message(budget)}")
+    return formula
+
+
+def _simplify_until(deadline: float, started: float, entries: list) -> list:
+    """Each entry simplified if time allows (else None); a tenth of the budget is kept to
+    send the result back to the parent process."""
+    if math.isfinite(deadline):
+        deadline -= 0.1 * (deadline - started)
+    return _until(deadline, _simplified, entries)
+
+
+def _derive(fn, shapes, domain, names, simplify, name, deadline) -> GradientFormula:
+    started = time.monotonic()
     run = run_symbolic(fn, shapes, domain, names)
     keys = [(0, i) for i in range(len(run.inputs))]
     entries = [e for key in keys for e in run.engine[key].reshape(-1)]
     forward_entries = list(run.forward[0].reshape(-1))
-    done = run_with_budget(_simplified, forward_entries + entries, budget) if simplify else [None] * (
-        len(forward_entries) + len(entries))
+    everything = forward_entries + entries
+    done = _simplify_until(deadline, started, everything) if simplify else [None] * len(everything)
     all_simplified = simplify and all(d is not None for d in done)
-    done = [d if d is not None else e for d, e in zip(done, forward_entries + entries)]
+    done = [d if d is not None else e for d, e in zip(done, everything)]
     forward_done, gradient_done = done[: len(forward_entries)], done[len(forward_entries):]
     forward = to_matrix(np.array(forward_done, dtype=object).reshape(run.forward[0].shape))
     gradients, start = {}, 0

@@ -1,5 +1,8 @@
-"""The SymPy bridge (issue 3): symbolic runs, proofs against sympy.diff, the rational-point
-fallback, derive() as text and LaTeX, numeric comparison, and planted bugs caught."""
+"""The SymPy bridge: symbolic runs, proofs against sympy.diff, the rational-point fallback,
+the four verdicts and the wall-time budget, derive() as text and LaTeX, exact rationals for
+Python floats, numeric comparison, and planted bugs caught."""
+import time
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -7,7 +10,9 @@ import sympy as sp
 import minigrad as mg
 from minigrad import checks
 from minigrad.ops import REGISTRY, apply
-from minigrad.symbolic import derive, numeric_check, run_symbolic, substitute, symbolic_check
+from minigrad.symbolic import (
+    VERDICTS, SymbolicTooLarge, derive, numeric_check, run_symbolic, substitute, symbolic_check,
+)
 
 from tests._planted import PLANTED, function_of, planted
 
@@ -40,12 +45,14 @@ def test_every_symbolic_primitive_is_proved(op):
 
 
 def test_ops_without_a_symbolic_form_say_so():
-    x = mg.symbols("x", (2,))
-    with pytest.raises(TypeError, match="max: has no symbolic form"):
-        mg.max(x)
-    result = symbolic_check(lambda a: mg.max(a), [(3,)])
-    assert result.ok and result.method == "not symbolic"
-    assert {op.name for op in REGISTRY.values() if not op.symbolic} >= {"max", "maximum", "svdvals", "cast"}
+    x = mg.symbols("x", (2, 2))
+    with pytest.raises(TypeError, match="svdvals: has no symbolic form"):
+        mg.svdvals(x)
+    result = symbolic_check(lambda a: mg.svdvals(a).sum(), [(2, 2)], name="svdvals")
+    # not checked is not passed: a caller reading .ok must not take it for a proof
+    assert not result.ok and (result.verdict, result.method) == ("not checkable", "not symbolic")
+    assert result.report.startswith("symbolic_check could not check svdvals: not symbolic (svdvals: has no symbolic form")
+    assert {op.name for op in REGISTRY.values() if not op.symbolic} >= {"svdvals", "svd_u", "svd_v", "cast"}
 
 
 def test_run_symbolic_gives_forward_and_gradient_matrices():
@@ -67,14 +74,15 @@ def test_composed_functions_are_proved():
 
 
 def test_fallback_to_exact_rational_points_when_proof_is_not_affordable():
-    # budget=0: no time to simplify, so only the points are left, and the result says so
+    # proof_budget=0: no time to simplify, so only the points are left, and the result says so
     rational = lambda a, b: (a * b / (a + b)).sum() * (a + b).sum()  # noqa: E731
-    result = symbolic_check(rational, [(2,), (2,)], domain="positive", budget=0, points=4, seed=0)
+    result = symbolic_check(rational, [(2,), (2,)], domain="positive", proof_budget=0, points=4, seed=0)
     assert result.ok and result.method == "matched at 4 points" and result.proved == 0
+    assert result.verdict == "matched at points"
     assert result.exact_points  # a rational function at rational points: exact arithmetic
     assert "agree at 4 random rational points (exactly)" in result.report
     transcendental = lambda a: mg.tanh(mg.exp(a) / (1 + mg.exp(a))).sum()  # noqa: E731
-    result = symbolic_check(transcendental, [(2,)], budget=0, seed=0)
+    result = symbolic_check(transcendental, [(2,)], proof_budget=0, seed=0)
     assert result.method == "matched at 3 points" and not result.exact_points
     assert "to 60 digits" in result.report
     # given time, the same functions are proved
@@ -99,7 +107,7 @@ def test_planted_bugs_fail_symbolic_check_naming_op_input_and_index(kind):
     op, shapes, domain, wrong_input, hint = PLANTED[kind]
     with planted(op):
         result = symbolic_check(function_of(op), shapes, domain=domain, seed=0)
-    assert not result.ok and result.method == "failed"
+    assert not result.ok and result.method == result.verdict == "failed"
     assert [m["input"] for m in result.mismatches] == [wrong_input]
     bad = result.mismatches[0]
     name = "ab"[wrong_input]
@@ -160,3 +168,59 @@ def test_a_vjp_of_the_wrong_shape_is_a_failed_check_not_an_exception():
             "of shape (1, 2)") in result.report
     assert "a broadcast sum is missing" in result.report
     assert result.report.startswith("symbolic_check FAILED for ")
+
+
+# -- verdicts and the wall-time budget -------------------------------------------------------
+def test_each_verdict_sets_ok_only_for_proved_and_matched():
+    # engine and sympy.diff write this gradient differently, so the proof has work to do
+    quotient = lambda a, b: (a * b / (a + b)).sum() * (a + b).sum()  # noqa: E731
+    proved = symbolic_check(quotient, [(2,), (2,)], domain="positive", seed=0)
+    matched = symbolic_check(quotient, [(2,), (2,)], domain="positive", seed=0, proof_budget=0)
+    not_symbolic = symbolic_check(lambda a: mg.svdvals(a).sum(), [(2, 2)], seed=0)
+    with planted(PLANTED["double"][0]):
+        failed = symbolic_check(function_of(PLANTED["double"][0]), [(2, 3)], domain="nonzero", seed=0)
+    found = [(r.verdict, r.ok) for r in (proved, matched, failed, not_symbolic)]
+    assert found == [("proved", True), ("matched at points", True), ("failed", False), ("not checkable", False)]
+    assert [r.verdict for r in (proved, matched, failed, not_symbolic)] == list(VERDICTS)
+    assert not_symbolic.as_dict()["verdict"] == "not checkable" and not not_symbolic.as_dict()["ok"]
+
+
+def _two_step_power_iteration(w):
+    import norms
+
+    return norms.power_iteration(w, mg.tensor(np.array([0.6, 0.8])), n_iter=2)[0]
+
+
+def test_the_budget_covers_the_symbolic_run_and_stops_with_a_verdict():
+    """Two power-iteration steps on a 2x2 matrix: the engine's symbolic gradient alone takes
+    minutes to build and make exact. The budget stops all of it, not only the proofs."""
+    started = time.perf_counter()
+    result = symbolic_check(_two_step_power_iteration, [(2, 2)], budget=1.5, seed=0, name="power_iteration")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.5 + 1.0, elapsed
+    assert (result.ok, result.verdict, result.method) == (False, "not checkable", "too large to prove in 1.5 s")
+    assert result.report == ("symbolic_check could not check power_iteration: too large to prove in 1.5 s: "
+                             "try a smaller shape (or pass a larger budget=).")
+
+
+def test_derive_stops_at_its_budget_with_the_same_message():
+    started = time.perf_counter()
+    with pytest.raises(SymbolicTooLarge, match=r"^derive: sigma: too large to prove in 1 s: try a smaller shape$"):
+        derive(_two_step_power_iteration, [(2, 2)], budget=1, name="sigma")
+    assert time.perf_counter() - started < 2.0
+
+
+def test_budget_none_runs_without_a_limit_and_bad_budgets_are_refused():
+    result = symbolic_check(lambda a: (a * a).sum(), [(2,)], budget=None, seed=0)
+    assert result.verdict == "proved"
+    with pytest.raises(ValueError, match=r"symbolic_check: budget must be a number of seconds >= 0 \(or None\), got -1"):
+        symbolic_check(lambda a: (a * a).sum(), [(2,)], budget=-1)
+
+
+def test_an_error_inside_the_function_is_raised_to_the_caller():
+    def broken(a):
+        raise KeyError("no such weight")
+
+    with pytest.raises(KeyError, match="no such weight"):
+        symbolic_check(broken, [(2,)], seed=0)
+
