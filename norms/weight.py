@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad import backend, ops
+from minigrad import ops
 from minigrad.autograd import no_grad
 from minigrad.nn.layers import Linear, Sequential
 from minigrad.nn.module import Module, Parameter

@@ -49,7 +49,7 @@ import numpy as np
 np.testing.assert_allclose(h.data, 6 * np.array([[1.0, 2.0], [3.0, 4.0]]))
 assert str(w.grad.data[0]) == "w_1*(1 - tanh(w_0*w_1)**2)", w.grad.data[0]
 assert loss.item() < 1.1, loss.item()  # 20 SGD steps from about log(3)
-assert os.path.isfile("model.npz")
+assert os.path.isfile("model.safetensors")
 """,
     "The norms": """
 import numpy as np

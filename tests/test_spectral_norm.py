@@ -303,9 +303,9 @@ def test_state_dict_round_trip_through_save_and_load(tmp_path):
     x = mg.randn(5, 4)
     for _ in range(3):
         layer(x)
-    mg.save(layer.state_dict(), tmp_path / "sn.npz")
+    mg.save(layer.state_dict(), tmp_path / "sn.safetensors")
     fresh = spectral_norm(nn.Linear(4, 3)).eval()
-    fresh.load_state_dict(mg.load(tmp_path / "sn.npz"))
+    fresh.load_state_dict(mg.load(tmp_path / "sn.safetensors"))
     layer.eval()
     np.testing.assert_array_equal(fresh(x).data, layer(x).data)
     for key, value in layer.state_dict().items():

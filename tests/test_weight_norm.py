@@ -119,9 +119,9 @@ def test_weight_recomputed_each_forward_and_state_round_trip(tmp_path):
     layer.weight_g.data = layer.weight_g.data * 2
     out = layer(x).data
     np.testing.assert_allclose(layer.weight.data, 2 * layer.weight_v.data, rtol=1e-14)
-    mg.save(layer.state_dict(), tmp_path / "wn.npz")
+    mg.save(layer.state_dict(), tmp_path / "wn.safetensors")
     fresh = weight_norm(nn.Linear(3, 2))
-    fresh.load_state_dict(mg.load(tmp_path / "wn.npz"))
+    fresh.load_state_dict(mg.load(tmp_path / "wn.safetensors"))
     np.testing.assert_array_equal(fresh(x).data, out)
 
 

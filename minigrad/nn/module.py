@@ -56,6 +56,22 @@ def _check_name(name, kind: str) -> None:
         raise KeyError(f"register_{kind}: name {name!r} must be non-empty and contain no '.'")
 
 
+def _dtype_refusal(source: np.dtype, target: np.dtype) -> str:
+    """Why an array of dtype ``source`` may not be loaded into a tensor of ``target`` ('' if it may)."""
+    allowed = {"f": "fiu", "c": "fciu", "i": "iu", "u": "iu", "b": "b"}.get(target.kind, "")
+    if source.kind in allowed:
+        return ""
+    if source.kind == "c" and target.kind == "f":
+        return "a complex array would lose its imaginary part; load its .real explicitly if that is meant"
+    if source.kind == "b":
+        return "a bool array is a mask, not numbers; convert it explicitly if that is meant"
+    if source.kind == "f" and target.kind in "iu":
+        return "floats would be truncated to integers"
+    if source.kind == "O":
+        return "an object array (SymPy data?) holds no numbers to load"
+    return "these kinds do not convert"
+
+
 class Module:
     """Base class of every layer and model; subclasses define ``forward``."""
 
@@ -258,8 +274,15 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays into parameters and buffers by name.
 
-        Checks everything before changing anything, so a failed load leaves the module as
-        it was. Returns ``(missing_keys, unexpected_keys)`` when ``strict=False``.
+        Checks every name, shape and dtype, and converts every array, before it changes
+        anything, so a failed load leaves the module bit-identical. Dtypes convert as a
+        careful reader expects: into a float tensor, floats and integers (values that
+        would overflow the float type are refused); into a complex one, any number; into
+        an integer one, integers; into a bool one, bools. Refused, with the key named:
+        complex into float (the imaginary part would be dropped), bool into float (a mask
+        is not a weight), floats into integers, object and string arrays.
+        Returns ``(missing_keys, unexpected_keys)``. A dict returned by ``minigrad.load``
+        remembers its file, and the errors name it.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"load_state_dict: expected a dict of arrays, got {type(state_dict).__name__}")
@@ -277,23 +300,43 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            try:
+                array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except (TypeError, ValueError) as error:
+                errors.append(f"cannot read {key} as an array: {error}.")
+                continue
             if array.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {array.shape} from "
                     f"checkpoint, the shape in current model is {target.shape}."
                 )
                 continue
-            if array.dtype.kind not in "fc" and target.dtype.kind in "fc" and array.dtype.kind not in "iub":
-                errors.append(f"dtype mismatch for {key}: got {array.dtype}, expected {target.dtype}.")
+            refusal = _dtype_refusal(array.dtype, target.dtype)
+            if refusal:
+                errors.append(f"dtype mismatch for {key}: got {array.dtype}, expected {target.dtype} ({refusal}).")
                 continue
-            updates.append((target, array))
+            with np.errstate(over="ignore", invalid="ignore"):
+                converted = np.array(array, dtype=target.dtype, copy=True)
+            if target.dtype.kind in "fc" and not np.array_equal(np.isfinite(converted), np.isfinite(array)):
+                errors.append(
+                    f"dtype mismatch for {key}: its {array.dtype} values overflow {target.dtype} "
+                    f"(largest |value| {float(np.max(np.abs(array[np.isfinite(array)]))):.3g})."
+                )
+                continue
+            if target.dtype.kind in "iu" and not np.array_equal(converted, array):
+                errors.append(f"dtype mismatch for {key}: its {array.dtype} values do not fit {target.dtype}.")
+                continue
+            updates.append((target, converted))
         if errors:
+            source = getattr(state_dict, "source", None)
+            origin = f"the checkpoint {source!r} (read by minigrad.load)" if source else "the state_dict"
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
+                + f"\n\tload_state_dict changed nothing: {origin} does not fit this model."
             )
-        for target, array in updates:
-            target._data = np.array(array, dtype=target.dtype, copy=True)
+        # Only now, with every array checked and converted, does the module change.
+        for target, converted in updates:
+            target._data = converted
             bump_version(target)
         return missing, unexpected
 
