@@ -107,6 +107,7 @@ def _add_check(sub) -> None:
     parser.add_argument("--op", action="append", help="check only this op (repeatable)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     parser.add_argument("--no-symbolic", action="store_true", help="skip the SymPy checks")
+    parser.add_argument("--verbose", action="store_true", help="print every failed check's report, not only the first")
     parser.set_defaults(func=cmd_check)
 
 

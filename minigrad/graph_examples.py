@@ -170,40 +170,69 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def _check_request(example: str, out: str) -> None:
+    """Refuse an unknown example, an unknown format or an output folder that does not exist."""
+    import os
+
+    from minigrad.cli import CommandError
+
+    if example not in EXAMPLES:
+        raise CommandError(f"no example named {example!r}; choose one of {', '.join(EXAMPLES)}")
+    suffix = out.rsplit(".", 1)[-1].lower() if "." in os.path.basename(out) else ""
+    if suffix not in viz.FORMATS + ("html",):
+        raise CommandError(f"cannot tell the format of --out {out!r}; end it in .svg, .png, .pdf, .dot or .html")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise CommandError(f"cannot write --out {out!r}: the folder {folder} does not exist; create it first "
+                           f"or write somewhere else")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"cannot write --out {out!r}: no permission to write in {folder}; "
+                           f"write somewhere else")
+
+
 def run(args) -> int:
-    """``minigrad graph``: draw an example and write it; returns the exit code."""
+    """``minigrad graph``: draw an example and write it; returns the exit code (2 for bad input)."""
+    from minigrad.cli import CommandError
+
+    _check_request(args.example, args.out)
+    if args.out.lower().endswith(".html"):   # the interactive page that steps through backward
+        output, params, title = EXAMPLES[args.example]()
+        page = viz.backward_stepper(
+            output, params=params, title=title, collapse=True if getattr(args, "collapse", False) else None,
+            max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES), rankdir=getattr(args, "rankdir", "TB"))
+        try:
+            page.save(args.out)
+        except OSError as error:
+            raise CommandError(f"cannot write --out {args.out!r}: {error.strerror or error}; write somewhere else") from None
+        print(f"wrote {args.out}")
+        return 0
+    dot = build(
+        args.example, backward=getattr(args, "backward", False),
+        collapse=True if getattr(args, "collapse", False) else None,
+        max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES),
+        rankdir=getattr(args, "rankdir", "TB"),
+    )
     try:
-        if args.out.lower().endswith(".html"):   # the interactive page: step through backward
-            if args.example not in EXAMPLES:
-                raise KeyError(f"unknown example {args.example!r}; choose one of {', '.join(EXAMPLES)}")
-            output, params, title = EXAMPLES[args.example]()
-            viz.backward_stepper(
-                output, params=params, title=title, collapse=True if getattr(args, "collapse", False) else None,
-                max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES), rankdir=getattr(args, "rankdir", "TB"),
-            ).save(args.out)
-        else:
-            dot = build(
-                args.example, backward=getattr(args, "backward", False),
-                collapse=True if getattr(args, "collapse", False) else None,
-                max_nodes=getattr(args, "max_nodes", viz.DEFAULT_MAX_NODES),
-                rankdir=getattr(args, "rankdir", "TB"),
-            )
-            viz.render(dot, args.out)
-    except ImportError as error:   # the norms package is part of the repository install
-        print(f"minigrad graph: example {args.example!r} needs the norms package ({error}); "
-              f"reinstall with `pip install -e .`", file=sys.stderr)
-        return 1
-    except (viz.DotNotFound, ValueError, KeyError, OSError) as error:
-        message = error.args[0] if error.args else str(error)
-        print(f"minigrad graph: {message}", file=sys.stderr)
-        return 1
+        viz.render(dot, args.out)
+    except viz.DotNotFound as error:
+        raise CommandError(str(error.args[0] if error.args else error)) from None
+    except OSError as error:
+        raise CommandError(f"cannot write --out {args.out!r}: {error.strerror or error}; "
+                           f"write somewhere else") from None
     print(f"wrote {args.out}")
     return 0
 
 
 def main(argv=None) -> int:
+    """``python -m minigrad.graph_examples``: the same as ``minigrad graph``."""
+    from minigrad.cli import CommandError
+
     parser = add_arguments(argparse.ArgumentParser(prog="minigrad graph", description=__doc__.split("\n")[0]))
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except CommandError as error:
+        print(f"minigrad graph: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -147,3 +147,51 @@ def test_derive_command(capsys):
     text = capsys.readouterr().out
     assert text.startswith("sigmoid = Matrix([")
     assert cli.main(["derive", "nothing-like-this"]) == 2
+
+
+def test_a_failed_check_prints_its_summary_first_and_one_report(capsys, monkeypatch):
+    """--op mul with mul's VJP doubled: the blamed VJP and the hint come before the table."""
+    monkeypatch.setenv("MINIGRAD_PLANT_BUG", "mul")
+    code, out = _check(capsys, "--op", "mul")
+    assert code == 1
+    lines = out.out.splitlines()
+    records = checks.run_checks(["mul"], plant="mul")
+    failed = [r for r in records if not r.ok]
+    assert failed and len(failed) < len(records)  # the float32 rows compare with float64 and pass
+    assert lines[0].startswith(f"{len(records)} checks, {len(records) - len(failed)} passed, {len(failed)} failed")
+    assert lines[1] == f"FAILED: mul ({len(failed)} rows)"
+    assert lines[2] == "  each VJP checked on its own points at op 'mul' (the gradient of its inputs 0, 1)"
+    assert lines[3].startswith("  hint: analytic = 2 x numeric everywhere: a factor of 2 in the VJP")
+    header = lines.index(checks.HEADER)
+    assert 4 < header < 10  # the summary is a few lines, then the table
+    # then the table and the first failure only, cut at DETAIL_LINES
+    assert f"The first failure in detail (`--verbose` prints all {len(failed)}):" in lines
+    assert sum(line.startswith("== mul") for line in lines) == 1
+    # header, rule, the rows, rule, counts, 'The first failure...', blank, '== mul ...', the cut report
+    assert len(lines) == header + 2 + len(records) + 2 + 3 + checks.DETAIL_LINES + 1
+    assert lines[-1].endswith("more lines (--verbose)")
+
+    code, verbose = _check(capsys, "--op", "mul", "--verbose")
+    assert code == 1
+    titles = [line for line in verbose.out.splitlines() if line.startswith("== mul")]
+    assert len(titles) == len(failed)
+    assert len(verbose.out.splitlines()) > 3 * len(lines)
+    assert "more lines (--verbose)" not in verbose.out
+
+
+def test_failure_summary_says_each_kind_of_hint_once():
+    record = checks.CheckRecord("pretend", "primitive", ((2, 2),), "")
+    record.reports = [
+        "gradcheck FAILED for pretend\n  hint: the analytic gradient is 0 at 12 entries (first at output (0, 0))."
+        "\n  op 'pretend' (node 1 of 2), input 0 of shape (2, 2): analytic 1, numeric 2",
+        "gradcheck FAILED for pretend\n  hint: the analytic gradient is 0 at 4 entries (first at output (1, 0))."
+        "\n  hint: the gradient is transposed: analytic[..., i, j] = numeric[..., j, i]."
+        "\n  op 'pretend' (node 1 of 2), input 1 'b' of shape (2, 2): analytic 1, numeric 2",
+    ]
+    other = checks.CheckRecord("other", "composed", ((3,),), "")
+    assert checks.failure_summary([record, record, other]) == [
+        "FAILED: pretend (2 rows), other (1 row)",
+        "  each VJP checked on its own points at op 'pretend' (the gradient of its inputs 0, 1)",
+        "  hint: the analytic gradient is 0 at 12 entries (first at output (0, 0)).",
+        "  hint: the gradient is transposed: analytic[..., i, j] = numeric[..., j, i].",
+    ]
