@@ -11,7 +11,8 @@ What minigrad adds
       structures (an optimiser's state dict: dicts, lists, tuples, numbers, strings) are
       stored as tensors plus one JSON description in the header's ``__metadata__`` under
       ``minigrad.structure``, which also keeps the keys' order; other tools see the tensors
-      and ignore it.
+      and ignore it. A SHA-256 of the tensors (``minigrad.sha256``) lets ``load`` notice
+      bytes changed after saving, which safetensors alone cannot.
     * ``load`` reads any safetensors file, with NumPy only (no torch needed), and returns a
       :class:`Checkpoint` (an ordered dict that remembers its file, so that
       ``Module.load_state_dict`` can name the file in its errors). Before any tensor is
@@ -55,6 +56,7 @@ DEFAULT_MAX_BYTES = 4 * 2**30
 
 _STRUCTURE_KEY = "minigrad.structure"
 _STRUCTURE_FORMAT = "minigrad-safetensors-1"
+_CHECKSUM_KEY = "minigrad.sha256"
 
 # safetensors dtype names <-> NumPy. Safetensors also knows BF16 and the 8- and 4-bit float
 # formats, which NumPy cannot hold: those are refused with a message saying how to convert.
@@ -134,10 +136,34 @@ def _flatten(obj, tensors: dict, path: str, where: str):
 
 def _default_mode() -> int:
     """0o666 less the process umask: the mode ``open()`` would give a new file."""
-    # os.umask can only be read by setting it; it is set straight back.
+    try:
+        # Linux shows the umask here; reading it does not change it (no race with threads).
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere os.umask can only be read by setting it; it is set straight back.
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def _checksum(tensors) -> str:
+    """SHA-256 over the tensors' names and little-endian bytes, in name order.
+
+    safetensors has no checksum of its own, so a flipped bit in the data would load as a
+    wrong number; minigrad stores this digest in the metadata and ``load`` compares it.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        array = tensors[name]
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(array.astype(array.dtype.newbyteorder("<"), order="C", copy=False).tobytes())
+    return digest.hexdigest()
 
 
 def _write_all(fd: int, payload: bytes) -> None:
@@ -223,7 +249,10 @@ def save(obj, path) -> None:
     path = os.fsdecode(os.fspath(path))
     tensors: dict = {}
     structure = _flatten(obj, tensors, "", _quoted(path))
-    metadata = {_STRUCTURE_KEY: json.dumps({"format": _STRUCTURE_FORMAT, "structure": structure})}
+    metadata = {
+        _STRUCTURE_KEY: json.dumps({"format": _STRUCTURE_FORMAT, "structure": structure}),
+        _CHECKSUM_KEY: _checksum(tensors),
+    }
     try:
         payload = to_bytes(tensors, metadata=metadata)
     except SafetensorError as error:
@@ -431,6 +460,11 @@ def _load_safetensors(data: bytes):
     tensors = OrderedDict(
         (name, np.array(decoded[name], dtype=_NUMPY_OF[dtype]).reshape(shape)) for name, dtype, shape, *_ in entries
     )
+    if _CHECKSUM_KEY in metadata and _checksum(tensors) != metadata[_CHECKSUM_KEY]:
+        raise _BadFile(
+            "its tensor data does not match the SHA-256 that minigrad.save stored with it "
+            "(flipped bits, or bytes changed after saving); load a good copy"
+        )
     if _STRUCTURE_KEY not in metadata:
         return Checkpoint(tensors)     # any safetensors file: its tensors in file order
     try:

@@ -75,6 +75,7 @@ def test_saved_file_is_standard_safetensors_readable_without_minigrad(good_file)
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + length])
     assert set(header) == {"__metadata__", "weight", "bias"}
+    assert set(header["__metadata__"]) == {"minigrad.structure", "minigrad.sha256"}
     assert header["weight"]["dtype"] == "F64" and header["weight"]["shape"] == [2, 3]
     plain = load_file(str(good_file))
     np.testing.assert_array_equal(plain["weight"], WEIGHT)
@@ -304,6 +305,8 @@ CATALOGUE = [
      "tensor 'weight' of dtype F64 and shape (2, 4) needs 64 bytes, but its data_offsets [0, 48] hold 48", LOAD, {}),
     ("dtype disagrees with its bytes", _header(weight={**F64_WEIGHT, "dtype": "F32"}, bias=F64_BIAS), ValueError,
      "tensor 'weight' of dtype F32 and shape (2, 3) needs 24 bytes", LOAD, {}),
+    ("flipped bytes in the data", _write(lambda good: good[:-12] + bytes(b ^ 0xFF for b in good[-12:-8]) + good[-8:]),
+     ValueError, "its tensor data does not match the SHA-256 that minigrad.save stored with it", LOAD, {}),
     ("offsets overlapping", _write(_safetensors({"weight": F64_WEIGHT, "bias": {**F64_BIAS, "data_offsets": [40, 56]}},
                                                 GOOD_DATA[:56])), ValueError,
      "tensors 'weight' and 'bias' overlap (bytes 40..48 are claimed by both)", LOAD, {}),
