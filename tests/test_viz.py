@@ -424,11 +424,16 @@ def test_without_dot_cli_subprocess(tmp_path):
 
 
 def test_unknown_example_and_format_are_one_line_errors(tmp_path, capsys):
-    assert graph_examples.main(["mlp", "--out", str(tmp_path / "x.jpg")]) != 0
-    assert "use one of .svg, .png, .pdf, .dot" in capsys.readouterr().err
+    from minigrad.cli import CommandError
+
+    assert graph_examples.main(["mlp", "--out", str(tmp_path / "x.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"minigrad graph: cannot tell the format of --out '{tmp_path / 'x.jpg'}'; end it in .svg")
     args = type("Args", (), {"example": "nope", "out": str(tmp_path / "x.dot"), "backward": False})()
-    assert graph_examples.run(args) != 0
-    assert "choose one of frobenius" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="no example named 'nope'; choose one of frobenius"):
+        graph_examples.run(args)
+    assert not (tmp_path / "x.dot").exists()
 
 
 # ---------------------------------------------------------------------------------------
