@@ -357,7 +357,10 @@ def _init_layer(layer: Linear, hook: WeightNorm, x: Tensor, label: str) -> None:
     t2 = t.reshape(-1, t.shape[-1])
     mean = t2.mean(axis=0)
     std = t2.std(axis=0)        # the batch's own spread (ddof 0), as in the paper
-    flat = np.flatnonzero(~(std > 0))
+    # A constant unit's std is rounding noise (about eps * |t|), not exactly 0: dividing g by
+    # it would blow the unit up by 1e16, so anything at noise level counts as no spread.
+    noise = 16 * np.finfo(t2.dtype).eps * np.max(np.abs(t2), axis=0)
+    flat = np.flatnonzero(~(std > noise))
     if flat.size:
         raise ValueError(
             f"weight_norm_init: unit(s) {flat.tolist()} of layer {label} have zero spread on "
@@ -396,8 +399,17 @@ def weight_norm_init(module: Module, x) -> Module:
             found.append(label)
         return current(inputs)
 
-    with no_grad():
-        visit(module, x, "")
+    # The layers are rescaled one after another; if a later one raises, the earlier ones
+    # get their values back, so a failed call changes no parameter.
+    originals = [(param, param.data) for param in module.parameters()]
+    try:
+        with no_grad():
+            visit(module, x, "")
+    except BaseException:
+        for param, data in originals:
+            if param.data is not data:
+                param.data = data
+        raise
     if not found:
         raise ValueError(
             f"weight_norm_init: found no Linear with weight_norm in {type(module).__name__}; "

@@ -389,3 +389,19 @@ def test_batch_norm_training_forward_commits_the_pytorch_running_update():
     cumulative(mg.tensor(data))
     cumulative(mg.tensor(2 * data))
     np.testing.assert_allclose(cumulative.running_mean.data, 1.5 * data.mean(axis=0), rtol=1e-14)  # mean of 1x and 2x
+
+
+def test_weight_norm_init_that_raises_at_a_later_layer_restores_the_earlier_ones():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+    norms.weight_norm(model[0])
+    norms.weight_norm(model[2])
+    model[2].weight_v.data = np.zeros((2, 3))      # every unit of the second layer is constant
+    before = _state_bytes(model)
+    batch = mg.tensor(np.random.default_rng(8).standard_normal((6, 2)))
+    _raises_exactly(
+        ValueError,
+        "weight_norm_init: unit(s) [0, 1] of layer '2' have zero spread on this batch of shape (6, 3) "
+        "(std 0 cannot be scaled to 1); use a batch with more than one distinct input.",
+        lambda: norms.weight_norm_init(model, batch),
+    )
+    assert _state_bytes(model) == before
