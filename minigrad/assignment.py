@@ -30,13 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SPEC_NAME = "assignment.json"
+#: the instructor's checks that ``release`` never ships (students see their names and scores)
+HIDDEN_NAME = "hidden.json"
+#: what a released handout carries so that pytest knows the task marker
+PYTEST_INI = "[pytest]\nmarkers =\n    task(n, m): a coursework task's test\n"
 TASK_ID = re.compile(r"^\d+\.\d+$")
 _TASK_LINE = re.compile(r"^(?P<indent>[ \t]*)# TASK (?P<id>\d+\.\d+):[ \t]*(?P<text>.*?)[ \t]*$")
 _BEGIN_LINE = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION[ \t]*$")
 _END_LINE = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION[ \t]*$")
 _MARKER_WORDS = ("# BEGIN SOLUTION", "# END SOLUTION")
 # Never part of a release: caches and the byproducts of running the solution's tests.
-_SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store"}
+_SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store", HIDDEN_NAME}
 
 
 class AssignmentError(ValueError):
@@ -86,9 +90,51 @@ def load_spec(folder: str | Path) -> dict:
         if not isinstance(task.get("title"), str):
             raise AssignmentError(f"{where} ({task['id']}): needs a 'title'")
         checks = task.setdefault("checks", [])
-        if not isinstance(checks, list) or not all(isinstance(c, dict) and isinstance(c.get("primitive"), str) for c in checks):
-            raise AssignmentError(f"{where} ({task['id']}): 'checks' must be a list of {{\"primitive\": name, ...}}")
+        if not isinstance(checks, list):
+            raise AssignmentError(f"{where} ({task['id']}): 'checks' must be a list")
+        for check in checks:
+            _check_check(check, f"{where} ({task['id']})")
+    files = spec.get("files", [f"{spec['module']}.py"])
+    if (not isinstance(files, list) or not files
+            or not all(isinstance(f, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", f) for f in files)
+            or any(f == "conftest.py" or f.endswith((".pyc", ".pyo")) for f in files)):
+        raise AssignmentError(f"{path}: 'files' must list the plain file names students hand in "
+                              f"(no folders, no conftest.py, no .pyc), e.g. [\"{spec['module']}.py\"]")
     return spec
+
+
+def _check_check(check, where: str) -> None:
+    """One entry of a task's ``checks``: a primitive's VJP or forward, or a function call."""
+    if not isinstance(check, dict) or not (isinstance(check.get("primitive"), str) or isinstance(check.get("function"), str)):
+        raise AssignmentError(f"{where}: each check is {{\"primitive\": name, ...}} or {{\"function\": name, \"cases\": [...]}}")
+    cases = check.get("cases", [])
+    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+        raise AssignmentError(f"{where}: 'cases' of a check must be a list of objects")
+    if "function" in check and not cases:
+        raise AssignmentError(f"{where}: the check of function {check['function']} needs 'cases' (its arguments)")
+
+
+def load_hidden(folder: str | Path, spec: dict) -> list:
+    """The hidden checks of ``folder/hidden.json`` (never released): each names its task."""
+    path = Path(folder) / HIDDEN_NAME
+    if not path.is_file():
+        return []
+    try:
+        hidden = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise AssignmentError(f"{path}: not valid JSON ({error})") from None
+    checks = hidden.get("checks") if isinstance(hidden, dict) else None
+    if not isinstance(checks, list):
+        raise AssignmentError(f"{path}: needs {{\"checks\": [...]}}")
+    ids = {task["id"] for task in spec["tasks"]}
+    for index, check in enumerate(checks):
+        where = f"{path}: hidden check {index + 1}"
+        if not isinstance(check, dict) or check.get("task") not in ids:
+            raise AssignmentError(f"{where}: needs a 'task' of {SPEC_NAME} ({', '.join(sorted(ids, key=task_key))})")
+        _check_check(check, where)
+        if not check.get("cases"):
+            raise AssignmentError(f"{where}: needs 'cases' (a hidden check uses its own inputs)")
+    return checks
 
 
 def task_key(task_id: str) -> tuple:
@@ -180,18 +226,24 @@ def _source_files(folder: Path) -> list:
     return files
 
 
-def release(source: str | Path, out: str | Path) -> list:
+def release(source: str | Path, out: str | Path, force: bool = False) -> list:
     """Write the student version of the assignment in ``source`` to ``out``.
 
     ``source`` is one assignment folder, or a folder of them (each released into
-    ``out/<its name>``). Returns the written paths, sorted. Files already in ``out`` with
-    the same names are replaced; nothing else in ``out`` is touched.
+    ``out/<its name>``). Returns the written paths, sorted. ``out`` must be empty or
+    absent (it may hold a student's work) unless ``force``: then files with the same names
+    are replaced and nothing else in ``out`` is touched. ``hidden.json`` is never released.
     """
     source, out = Path(source).resolve(), Path(out).resolve()
     if not source.is_dir():
         raise AssignmentError(f"release: {source} is not a folder")
     if out == source or source in out.parents:
         raise AssignmentError(f"release: the output {out} must not be inside the source {source}")
+    if out.exists() and not out.is_dir():
+        raise AssignmentError(f"release: the output {out} is a file, not a folder")
+    if not force and out.is_dir() and any(out.iterdir()):
+        raise AssignmentError(f"release: the output folder {out} is not empty (it may hold a student's work); "
+                              f"choose an empty folder, or pass --force to replace the released files in it")
     if (source / SPEC_NAME).is_file():
         return _release_one(source, out)
     folders = sorted(p.parent for p in source.glob(f"*/{SPEC_NAME}"))
@@ -232,6 +284,7 @@ def _release_one(source: Path, out: Path) -> list:
         raise AssignmentError(f"{source}: task(s) {', '.join(missing)} have no '# BEGIN SOLUTION' region in any file")
     notes = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").is_file() else ""
     outputs[Path("README.md")] = student_readme(spec, sorted(outputs), notes).encode("utf-8")
+    outputs.setdefault(Path("pytest.ini"), PYTEST_INI.encode("utf-8"))  # registers the task marker
 
     written = []
     for relative in sorted(outputs):
@@ -285,14 +338,17 @@ def student_readme(spec: dict, files: list, notes: str = "") -> str:
         "",
         "```",
         *[f"python -m pytest {name}        # the tests, task by task" for name in tests],
-        "minigrad grade .                # the grader: tests, finite differences, SymPy; a score table",
+        "minigrad grade .                # a self-check: the tests, and each VJP against finite differences",
         "```",
         "",
-        "The grader runs each task in its own process with a time limit, so a task that",
-        "loops or crashes costs that task only. Besides the tests, it checks every VJP you",
-        "write against central finite differences and against SymPy's symbolic derivative,",
-        "and its report names the entries that differ (your value and the expected one).",
-        "A task scores its points when all of its tests and checks pass.",
+        "The self-check runs each task in its own sandboxed process with a time limit, so a",
+        "task that loops or crashes costs that task only. Besides the tests, it compares every",
+        "VJP you write with central finite differences of your forward, and its report names",
+        "the entries that differ (your value and the expected one). Your instructor grades",
+        "with the same command and their own copy of the assignment, which also compares your",
+        "results with the solution and may run hidden checks (you see their names and whether",
+        "they pass, not their inputs). A task scores its points when all of its checks and",
+        "tests pass.",
         "",
     ]
     if notes.strip():
@@ -301,15 +357,29 @@ def student_readme(spec: dict, files: list, notes: str = "") -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# CLI: minigrad assignment release SOURCE OUT
+# CLI: minigrad assignment release SOURCE OUT [--force] | export --gradescope SOURCE OUT.zip
 # ---------------------------------------------------------------------------------------
 def run(args) -> int:
-    """Entry point of ``minigrad assignment release SOURCE OUT``."""
+    """Entry point of ``minigrad assignment release|export SOURCE OUT``."""
+    if args.action == "export":
+        if not getattr(args, "gradescope", False):
+            print("minigrad assignment export: say which format: --gradescope")
+            return 2
+        from minigrad.coursework.gradescope import export_gradescope
+
+        try:
+            names = export_gradescope(args.source, args.out)
+        except AssignmentError as error:
+            print(f"minigrad assignment export: {error}")
+            return 1
+        print(f"wrote the Gradescope autograder {Path(args.out).resolve()} ({len(names)} files): upload it "
+              f"as the assignment's autograder (Ubuntu image)")
+        return 0
     if args.action != "release":  # argparse restricts the choices; kept for direct callers
-        print(f"minigrad assignment: unknown action '{args.action}' (use: release)")
+        print(f"minigrad assignment: unknown action '{args.action}' (use: release, export)")
         return 2
     try:
-        written = release(args.source, args.out)
+        written = release(args.source, args.out, force=getattr(args, "force", False))
     except AssignmentError as error:
         print(f"minigrad assignment release: {error}")
         return 1
@@ -320,4 +390,5 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["AssignmentError", "Region", "load_spec", "release", "strip_solutions", "student_readme", "task_key"]
+__all__ = ["HIDDEN_NAME", "AssignmentError", "Region", "load_hidden", "load_spec", "release", "strip_solutions",
+           "student_readme", "task_key"]

@@ -128,10 +128,15 @@ def _add_derive(sub) -> None:
 
 
 def _add_grade(sub) -> None:
-    parser = sub.add_parser("grade", help="grade a student's assignment folder")
-    parser.add_argument("directory")
-    parser.add_argument("--json", action="store_true")
+    parser = sub.add_parser("grade", help="grade a student's assignment folder against the instructor's copy")
+    parser.add_argument("directory", help="the submission: one assignment folder, or a folder of them")
+    parser.add_argument("--source", default=None,
+                        help="the instructor's copy (assignments, solutions, hidden checks); without it: a self-check")
+    parser.add_argument("--json", action="store_true", help="same as --format json")
+    parser.add_argument("--format", choices=["table", "json", "gradescope"], default=None)
+    parser.add_argument("--out", default=None, help="write the report to this file instead of printing it")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per task")
+    parser.add_argument("--jobs", type=int, default=None, help="tasks graded at the same time (default: CPUs)")
     parser.set_defaults(func=cmd_grade)
 
 
@@ -143,10 +148,12 @@ def _add_train(sub) -> None:
 
 
 def _add_assignment(sub) -> None:
-    parser = sub.add_parser("assignment", help="make the student version of a coursework assignment")
-    parser.add_argument("action", choices=["release"])
+    parser = sub.add_parser("assignment", help="release the student version of an assignment, or export an autograder")
+    parser.add_argument("action", choices=["release", "export"])
     parser.add_argument("source", help="an assignment folder (or a folder of them), with solutions")
-    parser.add_argument("out", help="folder for the student version")
+    parser.add_argument("out", help="release: folder for the student version; export: the autograder .zip")
+    parser.add_argument("--force", action="store_true", help="release into a folder that is not empty")
+    parser.add_argument("--gradescope", action="store_true", help="export: Gradescope's autograder format")
     parser.set_defaults(func=cmd_assignment)
 
 

@@ -1,51 +1,62 @@
-"""The autograder behind ``minigrad grade DIR [--json] [--timeout S]``.
+"""The autograder behind ``minigrad grade SUBMISSION --source INSTRUCTOR``.
 
-For every task of every assignment in DIR (a folder with ``assignment.json``, or a folder of
-them) the grader starts one worker process, which
-  1. runs the tests marked ``@pytest.mark.task(n, m)`` for that task, and
-  2. for every VJP the task asks for (``checks`` in assignment.json), runs ``gradcheck``
-     (central finite differences, minigrad/gradcheck.py) on each of the primitive's
-     ``examples`` and ``symbolic_check`` (sympy.diff, minigrad/symbolic.py) on the first.
-A task scores its points when all of its tests and checks pass, else 0: partial credit
-inside a task would reward a VJP that is right only on the shapes that happen to be tested.
+The grading process is trusted and never imports student code. For every task of every
+assignment in the instructor's copy (``--source``: the assignments, tasks, points, checks
+and hidden checks come from there only) it
+  1. starts a sandboxed worker (minigrad/coursework/sandbox.py, worker.py) holding a fresh
+     copy of exactly the files the assignment declares, taken from the submission, plus the
+     instructor's tests;
+  2. asks it for numbers: "the forward and the VJP of primitive hw1_mul on these arrays,
+     for these upstream gradients", "power_iteration on these arrays"; the inputs are made
+     here and only copies travel, in a pickle-free format whose sizes are checked;
+  3. compares the answers with references computed the same way from the instructor's
+     solution (in a worker of its own), entry by entry, and names what differs;
+  4. asks the worker to run the task's tests (``@pytest.mark.task(n, m)``) and report them.
+A task scores its points when every comparison of step 3 and every test passes, else 0.
+The tests run next to the student's code, so their outcomes are only believed when they
+report a failure: a forged "passed" cannot add points that step 3 did not allow. A worker
+that dies, runs out of time or memory, or breaks the protocol scores 0 for that task, with
+the reason.
 
-Student code never runs in the grader's own process. Each worker has a time limit and runs
-in its own process group, which is killed when the limit passes, so an infinite loop, a
-crash or a ``sys.exit`` in one task costs that task only. Workers stream their results to a
-file as they go, so a task that times out still says which test or check was running.
-This is isolation against mistakes, not a security sandbox: a student's code runs with the
-grader's permissions (use a container for untrusted submissions).
+Without ``--source`` (a student checking a handout) the folder's own assignment.json and
+tests are used and each VJP is compared with central finite differences of the student's
+own forward: a self-check, labelled as such, never a grade.
 
-Exit status: 0 when every task scores full points, 1 when some do not, 2 when DIR is not an
-assignment folder.
+Exit status: 0 when every task scores full points, 1 when some do not, 2 when a folder is
+not an assignment folder.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from minigrad.assignment import SPEC_NAME, AssignmentError, load_spec, task_key
+import numpy as np
+
+from minigrad.assignment import HIDDEN_NAME, SPEC_NAME, AssignmentError, load_hidden, load_spec, task_key
+from minigrad.coursework.sandbox import Limits, SandboxedWorker, WorkerError
+from minigrad.gradcheck import diagnose
 
 #: a failure that is the student version's placeholder, not a wrong answer
 _NOT_IMPLEMENTED = re.compile(r"NotImplementedError: (Task \d+\.\d+\b[^\n]*)")
 #: lines of one check's report shown in the table (the JSON keeps all of it)
 REPORT_LINES = 14
-#: seconds symbolic_check may spend proving (after that it compares at random points)
-SYMBOLIC_BUDGET = 3.0
+#: comparison with the instructor's solution: both are float64 evaluations of one formula
+RTOL, ATOL = 1e-6, 1e-9
+#: comparison with central finite differences (self-check), as gradcheck does
+FD_EPS, FD_RTOL, FD_ATOL = 1e-6, 1e-3, 1e-5
+#: more output entries than this: the VJP is checked on random upstream gradients instead
+MAX_ONEHOT = 256
 
 
 @dataclass
 class TaskResult:
-    """One task's grade: its score and what the worker found."""
+    """One task's grade: its score and what the grader found."""
 
     assignment: str
     id: str
@@ -55,120 +66,502 @@ class TaskResult:
     status: str = "error"  # passed, failed, not implemented, timeout, crashed, error
     summary: str = ""  # one line: why the task lost its points
     tests: list = field(default_factory=list)  # {name, outcome, message, seconds}
-    checks: list = field(default_factory=list)  # {kind, primitive, case, ok, method, report}
+    checks: list = field(default_factory=list)  # {kind, name, case, ok, hidden, report}
     seconds: float = 0.0
+    trusted: bool = True  # False for a self-check (no instructor's copy)
+    output: str = ""  # the start of what the worker printed (control characters removed)
 
 
 # ---------------------------------------------------------------------------------------
-# The grader's side: one worker per task, a table, JSON
+# Text from a worker: never trusted to be printable
+# ---------------------------------------------------------------------------------------
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x1b[@-_]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text, limit: int = 4000) -> str:
+    """``text`` without terminal escapes and control characters (newlines and tabs stay), cut to ``limit``."""
+    text = _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
+    return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} more characters]"
+
+
+# ---------------------------------------------------------------------------------------
+# What to grade: the instructor's assignments, matched to the submission's folders
 # ---------------------------------------------------------------------------------------
 def find_assignments(directory: str | Path) -> list:
-    """The assignment folders in ``directory``: itself, or its sub-folders with a spec."""
+    """The assignment folders in ``directory``: itself, or its direct sub-folders with a spec."""
     directory = Path(directory).resolve()
     if (directory / SPEC_NAME).is_file():
         return [directory]
     return sorted(p.parent for p in directory.glob(f"*/{SPEC_NAME}"))
 
 
-def grade(directory: str | Path, timeout: float = 60.0, jobs: int | None = None) -> list:
-    """Grade every task under ``directory``; returns one :class:`TaskResult` per task.
+@dataclass
+class _Assignment:
+    name: str
+    folder: Path  # where the manifest (and, when trusted, the solution) lives
+    spec: dict
+    submission: Path | None  # the student's folder for it (None: not submitted)
+    files: list  # the student files the assignment declares
+    tests: list  # the test files that run (the instructor's when trusted)
+    hidden: list = field(default_factory=list)
 
-    Tasks run ``jobs`` at a time (default: the number of CPUs), each in its own process.
-    """
-    folders = find_assignments(directory)
+
+def _student_files(spec: dict) -> list:
+    files = spec.get("files") or [f"{spec['module']}.py"]
+    return list(files)
+
+
+def _match(submission: Path, folder: Path, spec: dict) -> Path | None:
+    """The submission's folder for an instructor's assignment: the folder itself or its namesake."""
+    first = _student_files(spec)[0]
+    for candidate in (submission, submission / folder.name):
+        if (candidate / first).is_file() and not (candidate / first).is_symlink():
+            return candidate
+    return None
+
+
+def _plan(directory: Path, source: Path | None) -> list:
+    if source is None:
+        folders = find_assignments(directory)
+        if not folders:
+            raise AssignmentError(f"grade: {directory} has no {SPEC_NAME}, and no sub-folder has one")
+        plans = []
+        for folder in folders:
+            spec = load_spec(folder)
+            plans.append(_Assignment(folder.name, folder, spec, folder, _student_files(spec),
+                                     sorted(folder.glob("test_*.py"))))
+        return plans
+    folders = find_assignments(source)
     if not folders:
-        raise AssignmentError(f"grade: {directory} has no {SPEC_NAME}, and no sub-folder has one")
-    work = []
+        raise AssignmentError(f"grade: the instructor's copy {source} has no {SPEC_NAME}, and no sub-folder has one")
+    if not directory.is_dir():
+        raise AssignmentError(f"grade: the submission {directory} is not a folder")
+    plans = []
     for folder in folders:
         spec = load_spec(folder)
-        for task in sorted(spec["tasks"], key=lambda t: task_key(t["id"])):
-            work.append((folder, spec, task))
-    jobs = jobs or max(os.cpu_count() or 1, 1)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda item: _grade_task(*item, timeout=timeout), work))
+        plans.append(_Assignment(folder.name, folder, spec, _match(directory, folder, spec), _student_files(spec),
+                                 sorted(folder.glob("test_*.py")), load_hidden(folder, spec)))
+    return plans
 
 
-def _grade_task(folder: Path, spec: dict, task: dict, timeout: float) -> TaskResult:
-    result = TaskResult(assignment=folder.name, id=task["id"], title=task["title"], points=task["points"])
+# ---------------------------------------------------------------------------------------
+# Cases: the inputs of every comparison, made here
+# ---------------------------------------------------------------------------------------
+def _make_inputs(shapes, domain: str, rng) -> list:
+    """float64 arrays for a primitive's example shapes, drawn from its domain."""
+    return [_draw(tuple(shape), domain, rng) for shape in shapes]
+
+
+def _draw(shape: tuple, domain: str, rng) -> np.ndarray:
+    size = int(np.prod(shape)) if shape else 1
+    if domain == "positive":
+        values = rng.uniform(0.5, 2.0, size)
+    elif domain == "nonzero":
+        values = rng.uniform(0.5, 2.0, size) * rng.choice([-1.0, 1.0], size)
+    elif domain == "distinct":  # well apart, so no step of eps crosses a tie
+        values = (rng.permutation(size) - size / 2.0) * 0.37 + 0.05
+    else:
+        values = rng.normal(size=size)
+    return values.reshape(shape).astype(np.float64)
+
+
+def _from_spec(spec, domain: str, rng) -> np.ndarray:
+    """An input written in assignment.json: {"shape", "domain", "fill"} or {"values"} or a list."""
+    if not isinstance(spec, dict):
+        return np.asarray(spec, dtype=np.float64)
+    if "values" in spec:
+        return np.asarray(spec["values"], dtype=np.float64)
+    shape = tuple(spec.get("shape", ()))
+    if "fill" in spec:
+        return np.full(shape, float(spec["fill"]))
+    return _draw(shape, spec.get("domain", domain), rng)
+
+
+def _attrs(attrs: dict) -> dict:
+    """JSON attrs: lists of ints become tuples (an axis tuple, as NumPy expects)."""
+    return {key: tuple(value) if isinstance(value, list) and all(isinstance(v, int) for v in value) else value
+            for key, value in attrs.items()}
+
+
+def _describe_case(shapes, attrs: dict, wrt) -> str:
+    shown = ", ".join(str(tuple(s)) for s in shapes)
+    scalars = {k: v for k, v in attrs.items() if isinstance(v, (int, float, str, bool, tuple))}
+    extra = f"; {', '.join(f'{k}={v}' for k, v in scalars.items())}" if scalars else ""
+    tail = f"; gradient w.r.t. input(s) {', '.join(map(str, wrt))}" if wrt is not None else ""
+    return f"shapes {shown}{extra}{tail}"
+
+
+def _cases(task: dict, checks: list, describe, seed: tuple, hidden: bool, trusted: bool = True) -> list:
+    """Every comparison of a task's checks: kind, name, label, the request, and what it compares."""
+    cases = []
+    for index, check in enumerate(checks):
+        rng = np.random.default_rng([*seed, index, int(hidden)])
+        label_prefix = f"hidden check '{check.get('name', index + 1)}'" if hidden else None
+        if "function" in check:
+            for number, case in enumerate(check.get("cases", []), start=1):
+                args = [_from_spec(a, "real", rng) for a in case.get("args", [])]
+                label = label_prefix or f"case {number}: {check['function']} on shapes " + ", ".join(
+                    str(a.shape) for a in args)
+                cases.append({"kind": "function", "name": check["function"], "label": label, "hidden": hidden,
+                              "request": {"op": "call", "function": check["function"], "args": args,
+                                          "kwargs": case.get("kwargs", {}), "tensors": case.get("tensors", [])}})
+            continue
+        name = check["primitive"]
+        examples, domain = describe(name)
+        kind = "forward" if check.get("forward") else "vjp"
+        calls = []
+        if check.get("examples", not hidden):
+            calls += [(f"example {n}", _make_inputs(shapes, domain, rng), dict(attrs))
+                      for n, (shapes, attrs) in enumerate(examples, start=1)]
+        if trusted:  # a case may sit where finite differences mean nothing (a tie, a kink)
+            calls += [(f"case {n}", [_from_spec(s, domain, rng) for s in case.get("inputs", [])],
+                       _attrs(case.get("attrs", {})))
+                      for n, case in enumerate(check.get("cases", []), start=1)]
+        for title, inputs, attrs in calls:
+            wrt = list(check.get("wrt", range(len(inputs)))) if kind == "vjp" else None
+            label = label_prefix or f"{title}: {_describe_case([a.shape for a in inputs], attrs, wrt)}"
+            request = {"op": "primitive", "name": name, "inputs": inputs, "attrs": attrs, "wrt": wrt or []}
+            cases.append({"kind": kind, "name": name, "label": label, "hidden": hidden, "request": request})
+    return cases
+
+
+def _all_cases(plan: _Assignment, describe, trusted: bool = True) -> dict:
+    """task id -> its cases (visible checks, then hidden ones)."""
+    by_task = {}
+    for task in plan.spec["tasks"]:
+        seed = (plan.spec["number"], *task_key(task["id"]))
+        cases = _cases(task, task.get("checks", []), describe, seed, hidden=False, trusted=trusted)
+        hidden = [c for c in plan.hidden if c["task"] == task["id"]]
+        cases += _cases(task, hidden, describe, seed, hidden=True)
+        by_task[task["id"]] = cases
+    return by_task
+
+
+# ---------------------------------------------------------------------------------------
+# The references: the instructor's solution, in a worker of its own
+# ---------------------------------------------------------------------------------------
+def _references(plan: _Assignment, limits: Limits, hide: list) -> tuple:
+    """(cases by task, reference answers by (task, case index)) or raise WorkerError/AssignmentError."""
+    files = {name: plan.folder / name for name in plan.files}
+    with SandboxedWorker(files, plan.spec["module"], limits, hide=hide) as worker:
+        hello = worker.start()
+        if not hello.get("ok"):
+            raise AssignmentError(f"the instructor's solution of {plan.name} does not import: {hello.get('error')}")
+        described: dict = {}
+
+        def describe(name):
+            if name not in described:
+                answer = worker.request({"op": "describe", "name": name}, f"describing {name}")
+                if not answer.get("ok"):
+                    raise AssignmentError(f"{plan.name}: the solution cannot describe {name}: {answer.get('error')}")
+                described[name] = ([(shapes, attrs) for shapes, attrs in answer["examples"]], answer["domain"])
+            return described[name]
+
+        cases = _all_cases(plan, describe)
+        answers = {}
+        for task_id, task_cases in cases.items():
+            for index, case in enumerate(task_cases):
+                request = dict(case["request"])
+                if case["kind"] == "vjp":
+                    request["upstreams"] = "onehot"
+                answer = worker.request(request, f"computing the reference for {case['label']}")
+                if not answer.get("ok"):
+                    raise AssignmentError(f"{plan.name} task {task_id}: the instructor's solution fails on "
+                                          f"{case['label']}: {answer.get('error')}")
+                answers[(task_id, index)] = answer
+    return cases, answers
+
+
+# ---------------------------------------------------------------------------------------
+# Comparisons (here, in the trusted process)
+# ---------------------------------------------------------------------------------------
+def _entries(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, what: str) -> str:
+    """'' when equal within tolerance, else which entries differ (got vs expected)."""
+    if got.shape != expected.shape:
+        return f"{what}: shape {got.shape}, expected {expected.shape}"
+    scale = float(np.max(np.abs(expected), initial=0.0))
+    wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol + 1e-12 * scale)
+    wrong |= np.isnan(got) != np.isnan(expected)
+    if not wrong.any():
+        return ""
+    where = [tuple(int(i) for i in index) for index in np.argwhere(wrong)[:3]]
+    details = "; ".join(f"{w}: got {got[w]:.6g}, expected {expected[w]:.6g}" for w in where)
+    return f"{what}: {int(wrong.sum())} of {wrong.size} entries differ ({details})"
+
+
+def _as_array(value, what: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise _Lie(f"{what} is a {type(value).__name__}, not an array")
+    return value
+
+
+class _Lie(ValueError):
+    """An answer that does not have the form the protocol promises."""
+
+
+def _tree_problems(got, expected, what: str) -> list:
+    if isinstance(expected, list):
+        if not isinstance(got, list) or len(got) != len(expected):
+            shown = f"{len(got)} values" if isinstance(got, list) else "one value"
+            return [f"{what}: {shown}, expected {len(expected)}"]
+        return [p for i, (g, e) in enumerate(zip(got, expected)) for p in _tree_problems(g, e, f"{what}[{i}]")]
+    if isinstance(expected, bool):
+        return [] if got is expected else [f"{what}: got {got!r}, expected {expected!r}"]
+    if not isinstance(got, np.ndarray):
+        return [f"{what}: got a {type(got).__name__}, expected numbers of shape {expected.shape}"]
+    problem = _entries(got, expected, RTOL, ATOL, what)
+    return [problem] if problem else []
+
+
+def _jacobian(rows, wrt_position: int, input_shape: tuple, output_shape: tuple, name: str, input_index: int):
+    """Stack one input's VJP rows into a Jacobian (outputs x input entries); or a message."""
+    out_size = int(np.prod(output_shape)) if output_shape else 1
+    if not isinstance(rows, list) or len(rows) != out_size:
+        raise _Lie(f"{len(rows) if isinstance(rows, list) else 'no'} VJP rows for {out_size} upstream gradients")
+    matrix = np.empty((out_size, int(np.prod(input_shape)) if input_shape else 1))
+    for m, row in enumerate(rows):
+        if not isinstance(row, list) or wrt_position >= len(row):
+            raise _Lie("a VJP row without the requested gradients")
+        grad = row[wrt_position]
+        if grad is None:
+            return None, f"{name}: the VJP returned None for input {input_index}, which needs a gradient"
+        grad = _as_array(grad, "a gradient")
+        if grad.shape != tuple(input_shape):
+            message = f"{name}: gradient shape {grad.shape} expected {tuple(input_shape)} (input {input_index})"
+            if grad.shape == tuple(output_shape) and grad.size > int(np.prod(input_shape)):
+                message += ("\n  hint: the gradient has the output's shape for a broadcast input: a broadcast sum "
+                            "is missing. Reduce it with unbroadcast(grad, input.shape).")
+            return None, message
+        matrix[m] = grad.ravel()
+    return matrix, ""
+
+
+def _jacobian_report(name: str, input_index: int, in_shape, out_shape, got, expected, rtol, atol, against: str) -> str:
+    difference = np.abs(got - expected)
+    failing = (difference > atol + rtol * np.abs(expected)) | (np.isnan(got) != np.isnan(expected))
+    if not failing.any():
+        return ""
+    lines = [f"the gradient of input {input_index} (shape {tuple(in_shape)}) differs from {against} at "
+             f"{int(failing.sum())} of {failing.size} Jacobian entries:",
+             f"  {'output index':<14}{'input index':<14}{'yours':>14}{'expected':>14}"]
+    ratio = np.where(np.isfinite(difference), difference / (atol + rtol * np.abs(expected)), np.inf)
+    for flat in np.argsort(-ratio, axis=None, kind="stable")[:5]:
+        m, j = np.unravel_index(flat, got.shape)
+        if not failing[m, j]:
+            break
+        out_index = tuple(int(x) for x in np.unravel_index(m, out_shape)) if out_shape else ()
+        in_index = tuple(int(x) for x in np.unravel_index(j, in_shape)) if in_shape else ()
+        lines.append(f"  {str(out_index):<14}{str(in_index):<14}{got[m, j]:>14.6g}{expected[m, j]:>14.6g}")
+    hint = diagnose(got, expected, tuple(out_shape), tuple(in_shape), atol=max(atol, 1e-9), rtol=rtol)
+    if hint:
+        lines.append("  hint: " + hint.replace("analytic", "yours").replace("numeric", "expected"))
+    return "\n".join(lines)
+
+
+def _compare(case: dict, answer: dict, reference: dict | None) -> str:
+    """'' when the worker's answer matches, else a report. Raises _Lie on a malformed answer."""
+    name = case["name"]
+    if case["kind"] == "function":
+        problems = _tree_problems(answer.get("result"), reference["result"], f"{name}(...)")
+        return "\n".join(problems[:4])
+    output = _as_array(answer.get("output"), "the output")
+    if reference is not None:
+        problem = _entries(output, reference["output"], RTOL, ATOL, f"the output of {name}")
+        if problem and case["kind"] == "forward":
+            return problem
+    if case["kind"] == "forward":
+        return ""
+    out_shape = output.shape if reference is None else reference["output"].shape
+    inputs, lines = case["request"]["inputs"], []
+    for position, input_index in enumerate(case["request"]["wrt"]):
+        in_shape = inputs[input_index].shape
+        got, problem = _jacobian(answer.get("grads"), position, in_shape, out_shape, name, input_index)
+        if problem:
+            lines.append(problem)
+            continue
+        if reference is not None:
+            expected, _ = _jacobian(reference["grads"], position, in_shape, out_shape, name, input_index)
+            report = _jacobian_report(name, input_index, in_shape, out_shape, got, expected, RTOL, ATOL,
+                                      "the instructor's solution")
+        else:
+            expected = answer["numeric"][position]
+            report = _jacobian_report(name, input_index, in_shape, out_shape, got, expected, FD_RTOL, FD_ATOL,
+                                      "central finite differences of your forward")
+        if report:
+            lines.append(report)
+    return "\n".join(lines)
+
+
+def _numeric_jacobians(worker: SandboxedWorker, case: dict, out_shape: tuple) -> list:
+    """Central differences of the worker's forward, one Jacobian per input of wrt (self-check)."""
+    request = case["request"]
+    inputs = request["inputs"]
+    jacobians = []
+    for input_index in request["wrt"]:
+        base = inputs[input_index]
+        batch = []
+        for j in range(base.size):
+            for sign in (1.0, -1.0):
+                moved = base.copy().ravel()
+                moved[j] += sign * FD_EPS
+                batch.append([moved.reshape(base.shape) if k == input_index else a for k, a in enumerate(inputs)])
+        answer = worker.request({"op": "primitive", "name": request["name"], "attrs": request["attrs"],
+                                 "inputs": [], "batch": batch}, f"finite differences of {case['label']}")
+        if not answer.get("ok"):
+            raise _WorkerFailed(answer)
+        outputs = [_as_array(o, "an output") for o in answer.get("outputs", [])]
+        if len(outputs) != len(batch) or any(o.shape != tuple(out_shape) for o in outputs):
+            raise _Lie("finite-difference outputs of the wrong number or shape")
+        columns = [(outputs[2 * j] - outputs[2 * j + 1]).ravel() / (2 * FD_EPS) for j in range(base.size)]
+        jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((int(np.prod(out_shape)), 0)))
+    return jacobians
+
+
+class _WorkerFailed(Exception):
+    def __init__(self, answer: dict):
+        super().__init__(answer.get("error"))
+        self.answer = answer
+
+
+# ---------------------------------------------------------------------------------------
+# One task
+# ---------------------------------------------------------------------------------------
+def _grade_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: list) -> TaskResult:
+    result = TaskResult(assignment=plan.name, id=task["id"], title=task["title"], points=task["points"],
+                        trusted=reference is not None)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="minigrad-grade-") as scratch:
-        events_path = Path(scratch) / "events.jsonl"
-        stderr_path = Path(scratch) / "stderr.txt"
-        command = [sys.executable, "-I", "-B", "-m", "minigrad.grading", "--worker",
-                   str(folder), task["id"], str(events_path)]
-        # One BLAS thread per worker: the workers already run side by side.
-        # No third-party pytest plugins (hypothesis' alone costs a second per worker).
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTEST_ADDOPTS="")
-        with open(stderr_path, "wb") as stderr:
-            process = subprocess.Popen(
-                command, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=stderr,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            timed_out = False
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-        events = _read_events(events_path)
-        output = stderr_path.read_text(encoding="utf-8", errors="replace")
-    result.seconds = round(time.monotonic() - started, 2)
-    _score(result, events, timed_out, process.returncode, output, timeout)
+    try:
+        _run_task(plan, task, reference, limits, hide, result)
+    finally:
+        result.seconds = round(time.monotonic() - started, 2)
+    _score(result)
     return result
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """Kill the worker and everything it started (its own process group)."""
+def _run_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: list, result: TaskResult) -> None:
+    if isinstance(reference, Exception):
+        result.status, result.summary = "error", clean(f"no reference to compare with: {reference}")
+        return
+    if plan.submission is None:
+        result.status = "error"
+        result.summary = f"not submitted: no {plan.files[0]} in the submission (nor in a folder {plan.name}/)"
+        return
+    files = {name: plan.submission / name for name in plan.files}
+    files.update({test.name: test for test in plan.tests})
+    worker = SandboxedWorker(files, plan.spec["module"], limits, hide=hide)
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-    process.wait()
+        hello = worker.start()
+        if worker.skipped:
+            result.checks.append({"kind": "files", "name": "", "case": "", "ok": True, "hidden": False,
+                                  "report": "; ".join(worker.skipped)})
+        if not hello.get("ok"):
+            result.status, result.summary = "error", clean(hello.get("error", "the submission did not import"))
+            result.checks.append({"kind": "import", "name": plan.spec["module"], "case": "", "ok": False,
+                                  "hidden": False, "report": result.summary})
+            return
+        if reference is None:
+            described: dict = {}
+
+            def describe(name):
+                if name not in described:
+                    answer = worker.request({"op": "describe", "name": name}, f"describing {name}")
+                    if not answer.get("ok"):
+                        raise _WorkerFailed(answer)
+                    described[name] = (answer["examples"], answer["domain"])
+                return described[name]
+
+            try:
+                cases = _all_cases(plan, describe, trusted=False)[task["id"]]
+            except _WorkerFailed as failed:
+                result.checks.append({"kind": "describe", "name": "", "case": "", "ok": False, "hidden": False,
+                                      "report": clean(failed.answer.get("error"))})
+                cases = []
+            answers = None
+        else:
+            cases, answers = reference[0][task["id"]], reference[1]
+        for index, case in enumerate(cases):
+            if reference is None and case["kind"] != "vjp":
+                continue  # nothing to compare a forward with but the instructor's solution
+            result.checks.append(_check(worker, case, None if answers is None else answers[(task["id"], index)]))
+        tested = worker.request({"op": "tests", "files": [str(worker.folder / "code" / t.name) for t in plan.tests],
+                                 "task": task["id"]}, "running the tests")
+        _read_tests(tested, result)
+    except WorkerError as error:
+        result.status = {"timeout": "timeout", "crashed": "crashed"}.get(error.kind, "error")
+        result.summary = clean(str(error), 600)
+    finally:
+        report = worker.close()
+        result.output = clean(report.output, 2000) if report.output else ""
 
 
-def _read_events(path: Path) -> list:
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut off by the kill
-    return events
+def _check(worker: SandboxedWorker, case: dict, reference: dict | None) -> dict:
+    entry = {"kind": case["kind"], "name": case["name"], "case": case["label"], "ok": False, "hidden": case["hidden"],
+             "report": ""}
+    request = dict(case["request"])
+    if case["kind"] == "vjp":
+        if reference is not None:
+            size = reference["output"].size
+            request["upstreams"] = [np.eye(size)[k].reshape(reference["output"].shape) for k in range(size)] \
+                if size <= MAX_ONEHOT else "onehot"
+        else:
+            request["upstreams"] = "onehot"
+    answer = worker.request(request, f"checking {case['name']} on {case['label']}")
+    try:
+        if not answer.get("ok"):
+            raise _WorkerFailed(answer)
+        if reference is None and case["kind"] == "vjp":
+            output = _as_array(answer.get("output"), "the output")
+            answer = dict(answer, numeric=_numeric_jacobians(worker, case, output.shape))
+        report = _compare(case, answer, reference)
+    except _WorkerFailed as failed:
+        report = clean(failed.answer.get("error") or "the worker reported an error without a message")
+        if case["hidden"] and not _NOT_IMPLEMENTED.search(report):
+            report = f"raised {clean(failed.answer.get('kind', 'an error'), 80)}"
+    except _Lie as lie:
+        raise WorkerError(f"the worker broke the grading protocol ({lie}); the task scores 0", "protocol") from None
+    entry["ok"] = not report
+    if report and case["hidden"] and not _NOT_IMPLEMENTED.search(report):
+        report = f"{case['label']} fails ({report if report.startswith('raised ') else 'wrong values'}; its inputs are not shown)"
+    entry["report"] = report
+    return entry
 
 
-def _score(result: TaskResult, events: list, timed_out: bool, returncode, output: str, timeout: float) -> None:
-    """Turn a worker's events into a status, a score and a one-line summary."""
-    result.tests = [e for e in events if e["event"] == "test"]
-    result.checks = [e for e in events if e["event"] == "check"]
-    errors = [e["message"] for e in events if e["event"] == "error"]
-    done = any(e["event"] == "done" for e in events)
-    if timed_out:
-        running = [e["what"] for e in events if e["event"] == "start"]
-        where = f" while running {running[-1]}" if running else ""
-        result.status = "timeout"
-        result.summary = (f"stopped after the time limit of {timeout:g} s{where}: an infinite loop, or "
-                          f"far too slow")
+def _read_tests(answer: dict, result: TaskResult) -> None:
+    if not answer.get("ok"):
+        result.checks.append({"kind": "tests", "name": "", "case": "", "ok": False, "hidden": False,
+                              "report": clean(answer.get("error", "the tests did not run"))})
         return
-    if not done:
-        tail = " | ".join(line for line in output.strip().splitlines()[-3:])
-        result.status = "crashed"
-        result.summary = f"the task's process ended without finishing (exit code {returncode})" + (f": {tail}" if tail else "")
+    tests = answer.get("tests")
+    if not isinstance(tests, dict) or not isinstance(tests.get("outcomes"), list):
+        raise WorkerError("the worker broke the grading protocol (no test outcomes); the task scores 0", "protocol")
+    for outcome in tests["outcomes"][:500]:
+        if not isinstance(outcome, dict):
+            continue
+        result.tests.append({"name": clean(outcome.get("name", "?"), 200), "outcome": clean(outcome.get("outcome"), 20),
+                             "message": clean(outcome.get("message", "")),
+                             "seconds": float(outcome.get("seconds", 0) or 0)})
+    for error in tests.get("collect_errors", [])[:5]:
+        result.checks.append({"kind": "tests", "name": "", "case": "", "ok": False, "hidden": False,
+                              "report": clean(f"the tests could not be collected: {error}")})
+
+
+def _score(result: TaskResult) -> None:
+    """Status, score and one-line summary from what the task found."""
+    if result.status in ("timeout", "crashed") or result.summary:
+        result.score = 0
         return
-    if errors:
-        result.status = "error"
-        result.summary = errors[0]
+    failures = [c["report"] for c in result.checks if not c["ok"]]
+    failures += [t["message"] or t["outcome"] for t in result.tests if t["outcome"] != "passed"]
+    if not result.tests and not failures:
+        result.status, result.summary = "error", "no test of this task ran (are they marked @pytest.mark.task(n, m)?)"
         return
-    if not result.tests:
-        result.status = "error"
-        result.summary = f"no test is marked task{tuple(task_key(result.id))}: nothing to grade (ask your instructor)"
-        return
-    failures = [f"{t['name']}: {t['message']}" for t in result.tests if t["outcome"] != "passed"]
-    failures += [f"{c['kind']} {c['primitive']} ({c['case']}): {c['report']}" for c in result.checks if not c["ok"]]
     if not failures:
         result.status, result.score = "passed", result.points
+        return
+    collect = [c["report"] for c in result.checks if c["kind"] == "tests" and not c["ok"]]
+    if collect:
+        result.status, result.summary = "error", collect[0]
         return
     placeholders = [_NOT_IMPLEMENTED.search(f) for f in failures]
     if all(placeholders):
@@ -187,8 +580,50 @@ def _score(result: TaskResult, events: list, timed_out: bool, returncode, output
     failed_tests = sum(t["outcome"] != "passed" for t in result.tests)
     failed_checks = sum(not c["ok"] for c in result.checks)
     parts = [f"{failed_tests} of {len(result.tests)} tests"] if failed_tests else []
-    parts += [f"{failed_checks} of {len(result.checks)} gradient checks"] if failed_checks else []
+    parts += [f"{failed_checks} of {len(result.checks)} checks"] if failed_checks else []
     result.summary = f"{' and '.join(parts)} fail:"
+
+
+# ---------------------------------------------------------------------------------------
+# Everything
+# ---------------------------------------------------------------------------------------
+def grade(directory: str | Path, timeout: float = 60.0, jobs: int | None = None, source: str | Path | None = None,
+          limits: Limits | None = None) -> list:
+    """Grade ``directory`` (a submission) against ``source`` (the instructor's copy).
+
+    Returns one :class:`TaskResult` per task of the instructor's assignments. Without
+    ``source`` it is a self-check of ``directory`` against its own manifest and tests.
+    Tasks run ``jobs`` at a time (default: the number of CPUs), each in its own worker.
+    """
+    directory = Path(directory).resolve()
+    source = Path(source).resolve() if source is not None else None
+    plans = _plan(directory, source)
+    limits = limits or Limits(seconds=timeout)
+    # What a worker must never see: the instructor's copy, and the folders beside the submission.
+    hide = [] if source is None else [str(source), str(directory.parent)]
+    jobs = jobs or max(os.cpu_count() or 1, 1)
+    with ThreadPoolExecutor(max_workers=jobs) as ref_pool, ThreadPoolExecutor(max_workers=jobs) as task_pool:
+        references = {}
+        for plan in plans:
+            if source is None:
+                references[plan.name] = None
+            else:
+                references[plan.name] = ref_pool.submit(_safe_references, plan, limits, hide)
+
+        def one(plan, task):
+            reference = references[plan.name]
+            reference = reference.result() if reference is not None else None
+            return _grade_task(plan, task, reference, limits, hide)
+
+        work = [(plan, task) for plan in plans for task in sorted(plan.spec["tasks"], key=lambda t: task_key(t["id"]))]
+        return list(task_pool.map(lambda item: one(*item), work))
+
+
+def _safe_references(plan: _Assignment, limits: Limits, hide: list):
+    try:
+        return _references(plan, limits, hide)
+    except (WorkerError, AssignmentError) as error:
+        return error
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +631,11 @@ def _score(result: TaskResult, events: list, timed_out: bool, returncode, output
 # ---------------------------------------------------------------------------------------
 def format_table(results: list, directory: str | Path) -> str:
     """The per-task score table, each lost task followed by what is wrong."""
-    lines = [f"Grading {Path(directory).resolve()}", ""]
+    lines = [f"Grading {Path(directory).resolve()}"]
+    if results and not results[0].trusted:
+        lines.append("SELF-CHECK: the folder's own assignment.json and tests, VJPs against finite differences. "
+                     "Not a grade (graders pass --source with the instructor's copy).")
+    lines.append("")
     by_assignment: dict = {}
     for r in results:
         by_assignment.setdefault(r.assignment, []).append(r)
@@ -213,7 +652,7 @@ def format_table(results: list, directory: str | Path) -> str:
         lines.append("")
     score, points = sum(r.score for r in results), sum(r.points for r in results)
     lines.append(f"Total: {score}/{points} points ({sum(r.status == 'passed' for r in results)} of {len(results)} tasks passed)")
-    return "\n".join(lines)
+    return clean("\n".join(lines), 10 ** 7)
 
 
 def _details(result: TaskResult) -> list:
@@ -227,12 +666,12 @@ def _details(result: TaskResult) -> list:
             lines.append(f"test {test['name']}: {test['message'].splitlines()[0] if test['message'] else test['outcome']}")
             shown += 1
     failing = [c for c in result.checks if not c["ok"]]
-    # Reports that compare values (which entries, analytic vs numeric) say more than a
-    # backward pass that raised, which the failing tests above usually show already.
-    failing.sort(key=lambda c: "raised an error" in c["report"] or not c["report"].startswith(("gradcheck", "symbolic_check")))
+    # Reports that compare values (which entries, yours vs expected) say more than an error.
+    failing.sort(key=lambda c: "Jacobian entries" not in c["report"])
     for check in failing[:2]:
         report = check["report"].splitlines()
-        lines.append(f"{check['kind']} of {check['primitive']} on {check['case']}:")
+        lines.append(f"{check['kind']} of {check['name']} on {check['case']}:" if not check["hidden"]
+                     else f"{check['kind']} of {check['name']}:")
         lines.extend(f"  {line}" for line in report[:REPORT_LINES])
         if len(report) > REPORT_LINES:
             lines.append(f"  ... ({len(report) - REPORT_LINES} more lines in --json)")
@@ -253,235 +692,53 @@ def as_json(results: list, directory: str | Path) -> dict:
         entry["tasks"].append(task)
     return {
         "directory": str(Path(directory).resolve()),
+        "trusted": all(r.trusted for r in results),
         "score": sum(r.score for r in results),
         "max_score": sum(r.points for r in results),
         "assignments": list(assignments.values()),
     }
 
 
+def as_gradescope(results: list, seconds: float) -> dict:
+    """The grade in Gradescope's results.json schema: one test per task, score and max_score each."""
+    tests = []
+    for r in results:
+        text = "\n".join([f"status: {r.status}"] + ([] if r.status == "passed" else _details(r)))
+        tests.append({"name": f"{r.assignment} task {r.id}: {r.title}", "number": r.id, "score": float(r.score),
+                      "max_score": float(r.points), "status": "passed" if r.status == "passed" else "failed",
+                      "output": clean(text, 20000), "visibility": "visible"})
+    score, points = sum(r.score for r in results), sum(r.points for r in results)
+    return {"score": float(score), "execution_time": int(round(seconds)),
+            "output": f"minigrad grade: {score}/{points} points ({sum(r.status == 'passed' for r in results)} of "
+                      f"{len(results)} tasks passed)",
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
 def run(args) -> int:
-    """Entry point of ``minigrad grade DIR [--json] [--timeout S]``."""
+    """Entry point of ``minigrad grade DIR [--source SRC] [--json | --format F] [--out FILE] [--timeout S]``."""
     timeout = float(getattr(args, "timeout", 60.0) or 60.0)
+    form = getattr(args, "format", None) or ("json" if getattr(args, "json", False) else "table")
+    started = time.monotonic()
     try:
-        results = grade(args.directory, timeout=timeout)
+        results = grade(args.directory, timeout=timeout, source=getattr(args, "source", None),
+                        jobs=getattr(args, "jobs", None))
     except AssignmentError as error:
         print(f"minigrad grade: {error}", file=sys.stderr)
         return 2
-    if getattr(args, "json", False):
-        print(json.dumps(as_json(results, args.directory), indent=2))
+    if form == "gradescope":
+        text = json.dumps(as_gradescope(results, time.monotonic() - started), indent=2)
+    elif form == "json":
+        text = json.dumps(as_json(results, args.directory), indent=2)
     else:
-        print(format_table(results, args.directory))
+        text = format_table(results, args.directory)
+    out = getattr(args, "out", None)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
     return 0 if all(r.status == "passed" for r in results) else 1
 
 
-# ---------------------------------------------------------------------------------------
-# The worker's side (runs in the task's own process: student code is imported here only)
-# ---------------------------------------------------------------------------------------
-class _Events:
-    """Results as JSON lines, flushed one by one so that a killed worker leaves what it did."""
-
-    def __init__(self, path: str):
-        self._file = open(path, "a", encoding="utf-8")
-
-    def __call__(self, event: str, **fields) -> None:
-        self._file.write(json.dumps({"event": event, **fields}, default=str) + "\n")
-        self._file.flush()
-
-
-class _TaskPlugin:
-    """A pytest plugin: keep only the tests marked task(n, m), stream their outcomes."""
-
-    def __init__(self, task_id: str, emit: _Events):
-        self.wanted = task_key(task_id)
-        self.emit = emit
-
-    def pytest_configure(self, config) -> None:
-        config.addinivalue_line("markers", "task(n, m): a coursework task's test")
-
-    def pytest_collection_modifyitems(self, session, config, items) -> None:
-        keep, drop = [], []
-        for item in items:
-            marker = item.get_closest_marker("task")
-            (keep if marker is not None and tuple(marker.args) == self.wanted else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-
-    def pytest_collectreport(self, report) -> None:
-        if report.failed:
-            self.emit("error", message=f"the tests could not be collected: {_crash_message(report)}")
-
-    def pytest_runtest_logstart(self, nodeid, location) -> None:
-        self.emit("start", what=f"test {nodeid.split('::', 1)[-1]}")
-
-    def pytest_runtest_logreport(self, report) -> None:
-        if report.when == "call" or report.outcome != "passed":
-            name = report.nodeid.split("::", 1)[-1]
-            message = _crash_message(report) if report.outcome != "passed" else ""
-            self.emit("test", name=name, outcome=report.outcome, message=message,
-                      seconds=round(report.duration, 3))
-
-
-def _crash_message(report) -> str:
-    """The exception line of a failed test (``AssertionError: grad_a: 2 of 4 entries ...``)."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and crash.message:
-        return crash.message
-    text = str(report.longrepr)
-    # A collection error (a SyntaxError in the student's file): keep its "E" lines, which
-    # name the file and line, without the caret line under the code.
-    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
-    errors = [line for line in errors if line.strip("^~ ")]
-    return " | ".join(errors[-5:]) if errors else text.strip().splitlines()[-1] if text.strip() else "failed"
-
-
-def _make_inputs(shapes, domain: str, rng) -> list:
-    """float64 arrays for a primitive's example shapes, drawn from its domain."""
-    import numpy as np
-
-    arrays = []
-    for shape in shapes:
-        size = int(np.prod(shape)) if shape else 1
-        if domain == "positive":
-            values = rng.uniform(0.5, 2.0, size)
-        elif domain == "nonzero":
-            values = rng.uniform(0.5, 2.0, size) * rng.choice([-1.0, 1.0], size)
-        elif domain == "distinct":  # well apart, so no step of eps crosses a tie
-            values = (rng.permutation(size) - size / 2.0) * 0.37 + 0.05
-        else:
-            values = rng.normal(size=size)
-        arrays.append(values.reshape(shape).astype(np.float64))
-    return arrays
-
-
-def _describe_case(shapes, attrs: dict, wrt: list) -> str:
-    shown = ", ".join(str(tuple(s)) for s in shapes)
-    scalars = {k: v for k, v in attrs.items() if isinstance(v, (int, float, str, bool, tuple))}
-    extra = f"; {', '.join(f'{k}={v}' for k, v in scalars.items())}" if scalars else ""
-    return f"shapes {shown}{extra}; gradient w.r.t. input(s) {', '.join(map(str, wrt))}"
-
-
-def _exact_constant(value):
-    """A float constant as exact SymPy rationals (other values unchanged).
-
-    In a symbolic check the inputs that are not differentiated stay numbers. As floats,
-    products of them are rounded (differently in the forward and in the VJP), and the
-    exact comparison would see a 1e-16 difference as a wrong gradient.
-    """
-    import numpy as np
-
-    from minigrad import backend
-
-    sp = backend.sympy()
-    if isinstance(value, float):
-        return sp.Rational(repr(value))
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        exact = np.empty(value.shape, dtype=object)
-        for index in np.ndindex(*value.shape):
-            exact[index] = sp.Rational(repr(float(value[index])))
-        return exact
-    return value
-
-
-def _run_checks(module_name: str, task: dict, emit: _Events) -> None:
-    """gradcheck (every example) and symbolic_check (the first) of each VJP of the task."""
-    import importlib
-
-    import numpy as np
-
-    from minigrad.gradcheck import GradcheckError, gradcheck
-    from minigrad.ops.registry import REGISTRY, apply
-    from minigrad.symbolic import symbolic_check
-    from minigrad.tensor import Tensor
-
-    try:
-        importlib.import_module(module_name)
-    except BaseException as error:  # noqa: BLE001 - any failure of student code is a report
-        emit("error", message=f"importing {module_name} raised {type(error).__name__}: {error}")
-        return
-    rng = np.random.default_rng(0)  # the same inputs for every student
-    for check in task.get("checks", []):
-        name = check["primitive"]
-        op = REGISTRY.get(name)
-        if op is None:
-            emit("check", kind="gradcheck", primitive=name, case="-", ok=False, method="",
-                 report=f"no primitive named '{name}' is registered: keep the class, its name and @register")
-            continue
-        for index, (shapes, attrs) in enumerate(op.examples):
-            wrt = list(check.get("wrt", range(len(shapes))))
-            arrays = _make_inputs(shapes, op.domain, rng)
-            case = f"example {index + 1}: {_describe_case(shapes, attrs, wrt)}"
-
-            def fn(*wrt_tensors, arrays=arrays, attrs=attrs, wrt=wrt):
-                tensors = [Tensor(a) for a in arrays]
-                for position, tensor in zip(wrt, wrt_tensors):
-                    tensors[position] = tensor
-                return apply(op, *tensors, **attrs)
-
-            fn.__qualname__ = name
-            emit("start", what=f"gradcheck of {name} on {case}")
-            inputs = [Tensor(arrays[i].copy(), requires_grad=True) for i in wrt]
-            try:
-                gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
-                emit("check", kind="gradcheck", primitive=name, case=case, ok=True, method="finite differences", report="")
-            except GradcheckError as error:
-                emit("check", kind="gradcheck", primitive=name, case=case, ok=False, method="finite differences", report=str(error))
-                if _NOT_IMPLEMENTED.search(str(error)):
-                    continue  # the placeholder is still there: SymPy would only say so again
-            except BaseException as error:  # noqa: BLE001
-                emit("check", kind="gradcheck", primitive=name, case=case, ok=False, method="finite differences",
-                     report=f"{type(error).__name__}: {error}")
-            if index > 0 or not op.symbolic or not check.get("symbolic", True):
-                continue
-            emit("start", what=f"symbolic_check of {name} on {case}")
-            exact_arrays = [_exact_constant(a) for a in arrays]
-            exact_attrs = {key: _exact_constant(value) for key, value in attrs.items()}
-
-            def symbolic_fn(*wrt_tensors, arrays=exact_arrays, attrs=exact_attrs, wrt=wrt):
-                tensors = [Tensor(a) for a in arrays]
-                for position, tensor in zip(wrt, wrt_tensors):
-                    tensors[position] = tensor
-                return apply(op, *tensors, **attrs)
-
-            try:
-                outcome = symbolic_check(symbolic_fn, [shapes[i] for i in wrt], domain=op.domain,
-                                         budget=SYMBOLIC_BUDGET, seed=0, name=name)
-                emit("check", kind="symbolic_check", primitive=name, case=case, ok=bool(outcome.ok),
-                     method=outcome.method, report="" if outcome.ok else outcome.report)
-            except BaseException as error:  # noqa: BLE001
-                emit("check", kind="symbolic_check", primitive=name, case=case, ok=False, method="",
-                     report=f"{type(error).__name__}: {error}")
-
-
-def _worker_main(argv: list) -> int:
-    """``python -m minigrad.grading --worker FOLDER TASK EVENTS``: grade one task."""
-    folder, task_id, events_path = argv
-    emit = _Events(events_path)
-    spec = load_spec(folder)
-    task = next(t for t in spec["tasks"] if t["id"] == task_id)
-    sys.path.insert(0, folder)
-    os.chdir(folder)
-
-    import pytest
-
-    emit("start", what="collecting the tests")
-    pytest.main(
-        [folder, "-q", "--tb=line", "-p", "no:cacheprovider", "--rootdir", folder, "-c", os.devnull,
-         "-o", "addopts=", "--no-header", "-W", "ignore::DeprecationWarning"],
-        plugins=[_TaskPlugin(task_id, emit)],
-    )
-    _run_checks(spec["module"], task, emit)
-    emit("done")
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
-        sys.stdout.flush()
-        # os._exit: student code may have left threads or atexit hooks that would hang the exit
-        code = _worker_main(sys.argv[2:])
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    print("usage: minigrad grade DIR [--json] [--timeout S]", file=sys.stderr)
-    raise SystemExit(2)
+__all__ = ["HIDDEN_NAME", "TaskResult", "as_gradescope", "as_json", "clean", "find_assignments", "format_table",
+           "grade", "run"]

@@ -6,7 +6,9 @@ the six assignments of tutorials/assignments and read the result back.
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from minigrad import cli
-from minigrad.assignment import AssignmentError, load_spec, release, strip_solutions
+from minigrad.assignment import AssignmentError, load_hidden, load_spec, release, strip_solutions
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"
 NAMES = sorted(p.parent.name for p in ASSIGNMENTS.glob("*/assignment.json"))
@@ -54,7 +56,7 @@ def test_every_task_has_marked_tests():
 def test_release_writes_module_tests_spec_and_readme(released):
     for name in NAMES:
         assert sorted(_files(released / name)) == sorted(
-            ["README.md", "assignment.json", f"{name}.py", f"test_{name}.py"]), name
+            ["README.md", "assignment.json", f"{name}.py", "pytest.ini", f"test_{name}.py"]), name
         # tests and the spec are copied byte for byte
         for copied in ("assignment.json", f"test_{name}.py"):
             assert (released / name / copied).read_bytes() == (ASSIGNMENTS / name / copied).read_bytes()
@@ -64,7 +66,7 @@ def test_release_twice_gives_identical_bytes(tmp_path):
     release(ASSIGNMENTS, tmp_path / "first")
     release(ASSIGNMENTS, tmp_path / "second")
     first, second = _files(tmp_path / "first"), _files(tmp_path / "second")
-    assert len(first) == 24
+    assert len(first) == 30
     assert first == second
 
 
@@ -150,7 +152,7 @@ def test_cli_release(tmp_path, capsys):
     code = cli.main(["assignment", "release", str(ASSIGNMENTS / "hw3_frobenius"), str(tmp_path / "out")])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "released 4 file(s) into" in printed and "hw3_frobenius.py" in printed
+    assert "released 5 file(s) into" in printed and "hw3_frobenius.py" in printed
     assert cli.main(["assignment", "release", str(tmp_path / "missing"), str(tmp_path / "x")]) == 1
     assert "is not a folder" in capsys.readouterr().out
 
@@ -224,3 +226,45 @@ def test_release_refuses_an_output_inside_the_source(tmp_path):
     source = _assignment(tmp_path / "a", GOOD)
     with pytest.raises(AssignmentError, match="must not be inside the source"):
         release(source, source / "student")
+
+
+# ---------------------------------------------------------------------------------------
+# Hidden checks, a folder that is not empty, the pytest marker
+# ---------------------------------------------------------------------------------------
+def test_hidden_checks_are_never_released(released):
+    assert (ASSIGNMENTS / "hw1_elementwise" / "hidden.json").is_file()
+    assert not list(released.rglob("hidden.json"))
+    hidden = load_hidden(ASSIGNMENTS / "hw1_elementwise", load_spec(ASSIGNMENTS / "hw1_elementwise"))
+    assert [(c["task"], c["name"]) for c in hidden] == [
+        ("1.1", "four-axis broadcast"), ("1.2", "four-axis broadcast"), ("1.3", "large and small exponents")]
+
+
+def test_release_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
+    out = tmp_path / "alice"
+    out.mkdir()
+    (out / "hw3_frobenius.py").write_text("# Alice's work\n")
+    with pytest.raises(AssignmentError, match="is not empty .it may hold a student's work.; choose an empty folder, "
+                                              "or pass --force"):
+        release(ASSIGNMENTS / "hw3_frobenius", out)
+    assert (out / "hw3_frobenius.py").read_text() == "# Alice's work\n"
+    assert cli.main(["assignment", "release", str(ASSIGNMENTS / "hw3_frobenius"), str(out)]) == 1
+    assert "pass --force" in capsys.readouterr().out
+    assert cli.main(["assignment", "release", str(ASSIGNMENTS / "hw3_frobenius"), str(out), "--force"]) == 0
+    assert "raise NotImplementedError" in (out / "hw3_frobenius.py").read_text()
+
+
+def test_a_malformed_hidden_file_is_refused(tmp_path):
+    folder = tmp_path / "hw1"
+    shutil.copytree(ASSIGNMENTS / "hw1_elementwise", folder)
+    (folder / "hidden.json").write_text('{"checks": [{"task": "9.9", "primitive": "hw1_mul", "cases": [{}]}]}')
+    with pytest.raises(AssignmentError, match=r"hidden check 1: needs a 'task' of assignment.json \(1.1, 1.2, 1.3\)"):
+        load_hidden(folder, load_spec(folder))
+
+
+def test_released_handout_registers_the_task_marker(released):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_hw1_elementwise.py"],
+                          cwd=released / "hw1_elementwise", capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": ""})
+    assert "NotImplementedError: Task 1.1" in done.stdout
+    assert "Unknown pytest.mark.task" not in done.stdout + done.stderr
+    assert "11 failed" in done.stdout

@@ -1,20 +1,25 @@
 """The autograder: full marks for the solutions, zero for the student version, and planted
 mistakes that each cost exactly their own task, with a report that names the mistake.
 
-Grading runs every task in its own process, so each fixture grades a whole folder once per
-module (a few seconds on two CPUs) and the tests read its results.
+Grading runs every task in a sandboxed worker, and the grading process compares the
+worker's answers with the instructor's solution. The fixtures grade once per module (a few
+seconds on two CPUs) and the tests read the results.
 """
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import subprocess
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from minigrad import cli
 from minigrad.assignment import load_spec, release
-from minigrad.grading import as_json, format_table, grade
+from minigrad.grading import as_gradescope, as_json, clean, format_table, grade
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"
 POINTS = {t["id"]: t["points"] for p in ASSIGNMENTS.glob("*/assignment.json") for t in load_spec(p.parent)["tasks"]}
@@ -51,61 +56,73 @@ def _by_task(results, folder: str) -> dict:
 
 @pytest.fixture(scope="module")
 def solutions():
-    return grade(ASSIGNMENTS, timeout=60)
+    return grade(ASSIGNMENTS, source=ASSIGNMENTS, timeout=60)
 
 
 @pytest.fixture(scope="module")
 def student_version(tmp_path_factory):
     out = tmp_path_factory.mktemp("student")
     release(ASSIGNMENTS, out)
-    return grade(out, timeout=60)
+    return grade(out, source=ASSIGNMENTS, timeout=60)
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
+    """Each plant is one student's submission (the module only), graded against its assignment."""
     root = tmp_path_factory.mktemp("planted")
+    jobs = []
     for folder, assignment, _, right, wrong in PLANTS:
-        shutil.copytree(ASSIGNMENTS / assignment, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-        module = root / folder / f"{assignment}.py"
-        source = module.read_text()
+        submission = root / folder / "submission"
+        submission.mkdir(parents=True)
+        source = (ASSIGNMENTS / assignment / f"{assignment}.py").read_text()
         assert source.count(right) == 1, f"plant {folder}: the solution line {right!r} changed"
-        module.write_text(source.replace(right, wrong))
-    return grade(root, timeout=6)
+        (submission / f"{assignment}.py").write_text(source.replace(right, wrong))
+        jobs.append((folder, submission, ASSIGNMENTS / assignment, 6 if folder == "infinite_loop" else 60))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        graded = pool.map(lambda job: (job[0], grade(job[1], source=job[2], timeout=job[3], jobs=2)), jobs)
+        return {folder: {r.id: r for r in results} for folder, results in graded}
 
 
 # ---------------------------------------------------------------------------------------
 # Solutions and the student version
 # ---------------------------------------------------------------------------------------
 def test_solutions_get_full_points(solutions):
-    assert [(r.assignment, r.id, r.status, r.score) for r in solutions if r.status != "passed"] == []
+    assert [(r.assignment, r.id, r.status, r.score, r.summary) for r in solutions if r.status != "passed"] == []
     assert sum(r.score for r in solutions) == sum(POINTS.values()) == 48
     assert len(solutions) == 16
+    assert all(r.trusted for r in solutions)
 
 
-def test_every_vjp_is_gradchecked_and_proved_symbolically(solutions):
+def test_every_task_is_compared_with_the_solution(solutions):
     by_id = {r.id: r for r in solutions}
-    for task_id in ("1.1", "1.2", "1.3", "2.1", "2.2", "3.2", "4.2", "4.3", "5.3", "6.1", "6.2"):
-        kinds = [c["kind"] for c in by_id[task_id].checks]
-        assert "gradcheck" in kinds and "symbolic_check" in kinds, task_id
-        assert all(c["ok"] for c in by_id[task_id].checks), task_id
-        assert [c["method"] for c in by_id[task_id].checks if c["kind"] == "symbolic_check"] == ["proved"], task_id
-    # max has no SymPy form: finite differences only, on each of its four examples
-    assert [c["kind"] for c in by_id["2.3"].checks] == ["gradcheck"] * 4
-    # 1.1 is checked on the four broadcasting cases students get wrong
-    assert [c["case"] for c in by_id["1.1"].checks if c["kind"] == "gradcheck"] == [
+    kinds = {task_id: sorted({c["kind"] for c in r.checks}) for task_id, r in by_id.items()}
+    assert kinds == {
+        "1.1": ["vjp"], "1.2": ["vjp"], "1.3": ["vjp"], "2.1": ["vjp"], "2.2": ["vjp"], "2.3": ["vjp"],
+        "3.1": ["forward"], "3.2": ["vjp"], "4.1": ["forward"], "4.2": ["vjp"], "4.3": ["vjp"],
+        "5.1": ["function"], "5.2": ["forward"], "5.3": ["vjp"], "6.1": ["vjp"], "6.2": ["vjp"]}
+    # 1.1 is checked on the four broadcasting cases students get wrong, and a hidden one
+    assert [c["case"] for c in by_id["1.1"].checks] == [
         "example 1: shapes (3, 4), (3, 4); gradient w.r.t. input(s) 0, 1",
         "example 2: shapes (), (3, 4); gradient w.r.t. input(s) 0, 1",
         "example 3: shapes (1, 4), (3, 1); gradient w.r.t. input(s) 0, 1",
         "example 4: shapes (5, 4, 1), (4, 3); gradient w.r.t. input(s) 0, 1",
+        "hidden check 'four-axis broadcast'",
     ]
+    assert [c["hidden"] for c in by_id["1.1"].checks] == [False] * 4 + [True]
+    # max: four examples and the two tie cases of assignment.json
+    assert [c["case"].split(":")[0] for c in by_id["2.3"].checks] == [
+        "example 1", "example 2", "example 3", "example 4", "case 1", "case 2"]
+    # the tests ran too, and passed
+    assert [t["outcome"] for t in by_id["2.3"].tests] == ["passed", "passed"]
 
 
 def test_solution_table_and_json(solutions):
     table = format_table(solutions, ASSIGNMENTS)
     assert "  5.3   VJP with u, v constant" in table and table.rstrip().endswith(
         "Total: 48/48 points (16 of 16 tasks passed)")
+    assert "SELF-CHECK" not in table
     report = as_json(solutions, ASSIGNMENTS)
-    assert (report["score"], report["max_score"]) == (48, 48)
+    assert (report["score"], report["max_score"], report["trusted"]) == (48, 48, True)
     assert [(a["name"], a["score"], a["max_score"]) for a in report["assignments"]] == [
         ("hw1_elementwise", 8, 8), ("hw2_matmul_reductions", 10, 10), ("hw3_frobenius", 6, 6),
         ("hw4_weight_norm", 8, 8), ("hw5_spectral_norm", 9, 9), ("hw6_batch_norm", 7, 7)]
@@ -119,7 +136,7 @@ def test_student_version_gets_zero_with_not_implemented_per_task(student_version
     by_id = {r.id: r.summary for r in student_version}
     assert by_id["1.1"] == ("not implemented: Task 1.1: the VJP of a * b: return (grad_a, grad_b), "
                             "each of its input's shape")
-    # A task whose tests need an earlier task says so, naming both.
+    # A task whose checks and tests need an earlier task says so, naming both.
     assert by_id["3.2"] == ("not implemented: needs Task 3.1 first (Task 3.1: the forward: return "
                             "sqrt(sum of a^2) as a 0-d array (use backend.sqrt))")
     assert by_id["4.2"] == "not implemented: Task 4.2: grad_g, of shape (out, 1) (its tests also need Task 4.1)"
@@ -137,107 +154,174 @@ def test_student_version_gets_zero_with_not_implemented_per_task(student_version
 # ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("folder, assignment, task_id", [(p[0], p[1], p[2]) for p in PLANTS])
 def test_a_planted_mistake_costs_exactly_its_task(planted, folder, assignment, task_id):
-    tasks = _by_task(planted, folder)
+    tasks = planted[folder]
     assert set(tasks) == {t["id"] for t in load_spec(ASSIGNMENTS / assignment)["tasks"]}
     lost = {i: r.points - r.score for i, r in tasks.items() if r.score < r.points}
     assert lost == {task_id: POINTS[task_id]}, {i: (r.status, r.summary) for i, r in tasks.items()}
     assert all(r.status == "passed" for i, r in tasks.items() if i != task_id)
 
 
-def _report(planted, folder: str, task_id: str) -> str:
-    result = _by_task(planted, folder)[task_id]
-    table = format_table([result], ".")
-    return table
+def _failing(result, kind="vjp") -> list:
+    return [c for c in result.checks if c["kind"] == kind and not c["ok"]]
 
 
 def test_transposed_gradient_is_named(planted):
-    result = _by_task(planted, "transposed")["2.1"]
+    result = planted["transposed"]["2.1"]
     assert result.status == "failed"
     failing = {t["name"]: t["message"] for t in result.tests if t["outcome"] == "failed"}
     # square matrices: wrong values, entry by entry; others: the wrong shape
     assert failing["test_matmul_by_hand"] == (
         "AssertionError: grad_b of a@b (square, by hand): 2 of 4 entries wrong "
         "((0, 1): got 2, expected 0; (1, 0): got 0, expected 2)")
-    assert "hw2_matmul: the VJP returned a gradient of shape (2, 4) for an input of shape (4, 2)" in \
-        failing["test_matmul_shapes_and_values[3-4-2]"]
-    square = [c for c in result.checks if c["kind"] == "gradcheck" and "(3, 3), (3, 3)" in c["case"]][0]
-    assert not square["ok"] and "Jacobian mismatch" in square["report"]
+    square = [c for c in _failing(result) if "(3, 3), (3, 3)" in c["case"]][0]
+    # d out[i,k] / d b[j,l] is a[i,j] when l = k; the transposed VJP gives a[i,l] when j = k: the two
+    # differ where exactly one of l = k, j = k holds, 4 of the 9 (j, l) for each of the 9 (i, k)
+    assert square["report"].startswith("the gradient of input 1 (shape (3, 3)) differs from the instructor's "
+                                       "solution at 36 of 81 Jacobian entries:")
     assert "hint: the gradient is transposed" in square["report"]
-    table = _report(planted, "transposed", "2.1")
+    rectangular = [c for c in _failing(result) if "(3, 4), (4, 2)" in c["case"]][0]
+    assert rectangular["report"] == "hw2_matmul: gradient shape (2, 4) expected (4, 2) (input 1)"
+    table = format_table([result], ".")
     assert "0/4  failed" in table and "test test_matmul_by_hand: AssertionError: grad_b of a@b" in table
     # the table shows the value-comparing report (with its hint) before the shape errors
-    assert table.index("hint: the gradient is transposed") < table.index("The backward pass raised an error")
+    assert table.index("hint: the gradient is transposed") < table.index("gradient shape (2, 4) expected (4, 2)")
 
 
 def test_missing_broadcast_sum_is_named(planted):
-    result = _by_task(planted, "no_broadcast_sum")["1.1"]
+    result = planted["no_broadcast_sum"]["1.1"]
     assert result.status == "failed"
-    messages = " ".join(t["message"] for t in result.tests)
-    assert ("hw1_mul: the VJP returned a gradient of shape (3, 4) for an input of shape (1, 4); every "
-            "gradient must have its input's shape (reduce broadcast axes with unbroadcast)") in messages
-    broadcast = [c for c in result.checks if "(1, 4), (3, 1)" in c["case"] and c["kind"] == "gradcheck"][0]
-    assert not broadcast["ok"] and "a broadcast sum is missing" in broadcast["report"]
-    # the cases without broadcasting still pass: the report points at the broadcast ones
-    assert [c["ok"] for c in result.checks if c["kind"] == "gradcheck"] == [True, False, False, False]
+    broadcast = [c for c in result.checks if "(1, 4), (3, 1)" in c["case"]][0]
+    assert broadcast["report"] == (
+        "hw1_mul: gradient shape (3, 4) expected (1, 4) (input 0)\n  hint: the gradient has the output's shape "
+        "for a broadcast input: a broadcast sum is missing. Reduce it with unbroadcast(grad, input.shape).")
+    # the case without broadcasting still passes; the hidden case fails without showing its inputs
+    assert [c["ok"] for c in result.checks] == [True, False, False, False, False]
+    assert result.checks[-1]["report"] == ("hidden check 'four-axis broadcast' fails (wrong values; its inputs "
+                                           "are not shown)")
 
 
 def test_wrong_batchnorm_term_is_named(planted):
-    result = _by_task(planted, "batchnorm_term")["6.2"]
+    result = planted["batchnorm_term"]["6.2"]
     assert result.status == "failed"
     failing = {t["name"]: t["message"] for t in result.tests if t["outcome"] == "failed"}
-    assert failing["test_input_grad_through_backward[shape0]"].startswith(
-        "AssertionError: grad_x of batch norm (5, 3): 15 of 15 entries wrong ((0, 0): got")
     assert failing["test_input_grad_sums_to_zero_and_is_orthogonal_to_xhat"].startswith(
         "AssertionError: <grad_x, xhat> per column (the sigma term): 3 of 3 entries wrong")
     assert "sum of grad_x over the batch" not in " ".join(failing.values())  # the mean term is right
-    kinds = {c["kind"]: c for c in result.checks if not c["ok"]}
-    assert "Jacobian mismatch" in kinds["gradcheck"]["report"]
-    assert "symbolic_check FAILED for hw6_batch_norm" in kinds["symbolic_check"]["report"]
+    reports = [c["report"] for c in _failing(result) if not c["hidden"]]
+    assert len(reports) == 2 and all("differs from the instructor's solution" in r for r in reports)
 
 
 def test_infinite_loop_costs_its_task_only(planted):
-    result = _by_task(planted, "infinite_loop")["5.1"]
+    result = planted["infinite_loop"]["5.1"]
     assert result.status == "timeout"
-    assert result.summary == ("stopped after the time limit of 6 s while running test test_one_step_by_hand: "
-                              "an infinite loop, or far too slow")
-    assert 6 <= result.seconds < 20
+    assert result.summary == ("stopped after the time limit of 6 s while checking power_iteration on case 1: "
+                              "power_iteration on shapes (4, 3), (4,): an infinite loop, or far too slow")
+    assert 6 <= result.seconds < 15
 
 
 def test_exception_is_named(planted):
-    result = _by_task(planted, "exception")["2.2"]
+    result = planted["exception"]["2.2"]
     assert result.status == "failed"
     assert {t["message"] for t in result.tests if t["outcome"] == "failed"} == {"KeyError: 'axes'"}
     assert [t["outcome"] for t in result.tests].count("passed") == 1  # keepdims=True never reads it
-    assert all(c["report"] == "KeyError: 'axes'" or "KeyError: 'axes'" in c["report"]
-               for c in result.checks if not c["ok"])
+    source = (ASSIGNMENTS / "hw2_matmul_reductions" / "hw2_matmul_reductions.py").read_text().splitlines()
+    line = source.index("        grad_kept = grad if keepdims else reshape(grad, kept_shape(a.shape, axis))") + 1
+    assert {c["report"] for c in _failing(result)} == {f"KeyError: 'axes' (hw2_matmul_reductions.py, line {line})"}
 
 
 def test_nan_at_zero_is_named(planted):
-    result = _by_task(planted, "nan")["3.2"]
+    result = planted["nan"]["3.2"]
     assert result.status == "failed"
     failing = [t for t in result.tests if t["outcome"] == "failed"]
     assert [t["name"] for t in failing] == [
         "test_zero_subgradient_at_zero[shape0]", "test_zero_subgradient_at_zero[shape1]",
         "test_zero_subgradient_at_zero[shape2]", "test_training_step_through_zero_stays_finite"]
-    assert failing[0]["message"].startswith(
-        "AssertionError: the gradient at A = 0 (shape (3, 4)) contains NaN or Inf: [nan nan nan nan]")
-    assert "got nan, expected 1" in failing[3]["message"]
-    # away from zero the formula is right, so finite differences and SymPy agree with it
-    assert all(c["ok"] for c in result.checks)
+    # away from zero the formula is right; the two zero cases of assignment.json catch the NaN
+    assert [c["ok"] for c in result.checks] == [True, True, True, False, False]
+    assert "yours = NaN" in result.checks[3]["report"] or "nan" in result.checks[3]["report"]
 
 
 def test_crash_costs_its_task_only(planted):
-    result = _by_task(planted, "crash")["4.2"]
+    result = planted["crash"]["4.2"]
     assert result.status == "crashed"
-    assert result.summary.startswith("the task's process ended without finishing (exit code 3)")
+    assert result.summary.startswith("the worker process ended while checking hw4_weight_norm on example 1")
+    assert "(exit code 3)" in result.summary
 
 
 # ---------------------------------------------------------------------------------------
-# The command line
+# Honest mistakes get messages that say what happened
+# ---------------------------------------------------------------------------------------
+def _submission(tmp_path, assignment: str, replace: dict) -> Path:
+    folder = tmp_path / "student"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = (ASSIGNMENTS / assignment / f"{assignment}.py").read_text()
+    for old, new in replace.items():
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    (folder / f"{assignment}.py").write_text(source)
+    return folder
+
+
+def test_mistakes_at_import_and_in_a_vjp_are_named(tmp_path):
+    exits = _submission(tmp_path / "a", "hw1_elementwise", {"from __future__ import annotations\n":
+                                                             "from __future__ import annotations\nraise SystemExit(4)\n"})
+    arrays = _submission(tmp_path / "b", "hw1_elementwise", {"return (grad * ctx.output,)":
+                                                             "return (grad.data * ctx.output.data,)"})
+    shape = _submission(tmp_path / "c", "hw2_matmul_reductions", {
+        "grad_a = grad @ transpose(b, (1, 0)) if need_a else None":
+        "grad_a = (grad @ transpose(b, (1, 0))).sum(axis=0) if need_a else None"})
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        first, second, third = pool.map(lambda job: grade(job[0], source=ASSIGNMENTS / job[1], timeout=20, jobs=1), [
+            (exits, "hw1_elementwise"), (arrays, "hw1_elementwise"), (shape, "hw2_matmul_reductions")])
+    line = (exits / "hw1_elementwise.py").read_text().splitlines().index("raise SystemExit(4)") + 1
+    assert {(r.status, r.summary) for r in first} == {
+        ("error", f"your module hw1_elementwise raised SystemExit while importing (hw1_elementwise.py, line {line}): 4")}
+    exp = {r.id: r for r in second}["1.3"]
+    assert exp.status == "failed"
+    assert exp.checks[0]["report"].startswith("TypeError: hw1_exp: a VJP must return minigrad tensors, got float64 "
+                                              "for input 0")  # the 0-d example: a NumPy scalar
+    assert exp.checks[1]["report"].startswith("TypeError: hw1_exp: a VJP must return minigrad tensors, got ndarray "
+                                              "for input 0")
+    matmul = {r.id: r for r in third}["2.1"]
+    assert matmul.checks[0]["report"] == "hw2_matmul: gradient shape (4,) expected (3, 4) (input 0)"
+
+
+def test_terminal_output_has_no_control_characters(tmp_path):
+    noisy = _submission(tmp_path, "hw3_frobenius", {
+        "return backend.sqrt(squares)": 'raise ValueError("\\x1b[2J\\x1b[31mred\\x07 \\x1b]0;title\\x07done")'})
+    results = grade(noisy, source=ASSIGNMENTS / "hw3_frobenius", timeout=20)
+    table = format_table(results, noisy)
+    assert "ValueError: hw3_frobenius: red done (inputs of shapes (3, 4))" in table
+    assert not any(ord(ch) < 32 and ch not in "\n\t" or 0x7f <= ord(ch) <= 0x9f for ch in table)
+    assert clean("a\x1b[1mb\x1b[0m\x00c\u202ed") == "abcd"
+
+
+# ---------------------------------------------------------------------------------------
+# Self-check: a student's handout without the instructor's copy
+# ---------------------------------------------------------------------------------------
+def test_self_check_compares_with_finite_differences(tmp_path):
+    release(ASSIGNMENTS / "hw2_matmul_reductions", tmp_path / "hw2")
+    module = tmp_path / "hw2" / "hw2_matmul_reductions.py"
+    solution = (ASSIGNMENTS / "hw2_matmul_reductions" / "hw2_matmul_reductions.py").read_text()
+    module.write_text(solution.replace("grad_b = transpose(a, (1, 0)) @ grad if need_b else None",
+                                       "grad_b = transpose(grad, (1, 0)) @ a if need_b else None"))
+    results = {r.id: r for r in grade(tmp_path / "hw2", timeout=30)}
+    assert not results["2.1"].trusted and results["2.1"].score == 0
+    square = [c for c in _failing(results["2.1"]) if "(3, 3), (3, 3)" in c["case"]][0]
+    assert square["report"].startswith("the gradient of input 1 (shape (3, 3)) differs from central finite "
+                                       "differences of your forward")
+    assert "hint: the gradient is transposed" in square["report"]
+    assert (results["2.2"].status, results["2.3"].status) == ("passed", "passed")
+    assert "SELF-CHECK" in format_table(list(results.values()), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------
+# The command line and Gradescope's format
 # ---------------------------------------------------------------------------------------
 def test_cli_grade_json_and_exit_codes(tmp_path, capsys):
     release(ASSIGNMENTS / "hw3_frobenius", tmp_path / "hw3")
-    assert cli.main(["grade", str(tmp_path / "hw3"), "--json", "--timeout", "30"]) == 1
+    assert cli.main(["grade", str(tmp_path / "hw3"), "--source", str(ASSIGNMENTS / "hw3_frobenius"),
+                     "--json", "--timeout", "30"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["score"], report["max_score"]) == (0, 6)
     assert [(t["id"], t["status"], t["score"], t["points"]) for t in report["assignments"][0]["tasks"]] == [
@@ -252,10 +336,94 @@ def test_a_syntax_error_is_reported_with_file_and_line(tmp_path):
     module = tmp_path / "hw3" / "hw3_frobenius.py"
     module.write_text(module.read_text().replace('        raise NotImplementedError("Task 3.1',
                                                  '        return (((\n        raise NotImplementedError("Task 3.1'))
-    results = grade(tmp_path / "hw3", timeout=30)
+    results = grade(tmp_path / "hw3", source=ASSIGNMENTS / "hw3_frobenius", timeout=30)
     assert [(r.id, r.status, r.score) for r in results] == [("3.1", "error", 0), ("3.2", "error", 0)]
-    assert results[0].summary == (f'the tests could not be collected: File "{module}", line 52 | return ((( | '
-                                  f"SyntaxError: '(' was never closed")
+    assert results[0].summary == ("your module hw3_frobenius raised SyntaxError while importing "
+                                  "(hw3_frobenius.py, line 52): '(' was never closed (hw3_frobenius.py, line 52)")
     # grading leaves the submission as it was: no caches written into it
     assert sorted(p.name for p in (tmp_path / "hw3").iterdir()) == [
-        "README.md", "assignment.json", "hw3_frobenius.py", "test_hw3_frobenius.py"]
+        "README.md", "assignment.json", "hw3_frobenius.py", "pytest.ini", "test_hw3_frobenius.py"]
+
+
+GRADESCOPE_TOP = {"score": (int, float), "execution_time": (int, float), "output": str, "visibility": str,
+                  "stdout_visibility": str, "tests": list, "extra_data": dict, "leaderboard": list,
+                  "output_format": str}
+GRADESCOPE_TEST = {"score": (int, float), "max_score": (int, float), "status": str, "name": str,
+                   "name_format": str, "number": str, "output": str, "output_format": str, "tags": list,
+                   "visibility": str, "extra_data": dict}
+VISIBILITY = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+def validate_gradescope(results: dict) -> None:
+    """Gradescope's results.json: known keys with their types, a score per test or overall."""
+    assert set(results) <= set(GRADESCOPE_TOP), set(results) - set(GRADESCOPE_TOP)
+    for key, kind in GRADESCOPE_TOP.items():
+        assert key not in results or isinstance(results[key], kind), key
+    assert "score" in results or all("score" in t for t in results["tests"])
+    for key in ("visibility", "stdout_visibility"):
+        assert results.get(key, "visible") in VISIBILITY
+    for test in results.get("tests", []):
+        assert set(test) <= set(GRADESCOPE_TEST), set(test) - set(GRADESCOPE_TEST)
+        for key, kind in GRADESCOPE_TEST.items():
+            assert key not in test or isinstance(test[key], kind), key
+        assert test.get("visibility", "visible") in VISIBILITY
+        assert test.get("status", "passed") in {"passed", "failed"}
+        assert 0 <= test["score"] <= test["max_score"]
+
+
+def test_gradescope_autograder_runs_in_a_gradescope_layout(tmp_path):
+    archive = tmp_path / "autograder.zip"
+    assert cli.main(["assignment", "export", "--gradescope", str(ASSIGNMENTS / "hw1_elementwise"), str(archive)]) == 0
+    with zipfile.ZipFile(archive) as opened:
+        names = opened.namelist()
+        assert {"setup.sh", "run_autograder", "lib/minigrad/grading.py",
+                "assignments/hw1_elementwise/hidden.json"} <= set(names)
+        assert (opened.getinfo("run_autograder").external_attr >> 16) & 0o111
+    solution = (ASSIGNMENTS / "hw1_elementwise" / "hw1_elementwise.py").read_text()
+    partial = solution.replace("grad_a = unbroadcast(grad * b, a.shape) if need_a else None",
+                               "grad_a = grad * b if need_a else None")
+    crashing = "import os\nos._exit(1)\n"
+    runs = {}
+
+    def run_one(item):
+        name, text = item
+        root = tmp_path / name / "autograder"
+        for part in ("source", "submission", "results"):
+            (root / part).mkdir(parents=True)
+        with zipfile.ZipFile(archive) as opened:
+            opened.extractall(root / "source")
+        os.chmod(root / "source" / "run_autograder", 0o755)
+        (root / "submission" / "hw1_elementwise.py").write_text(text)
+        env = dict(os.environ, MINIGRAD_AUTOGRADER_ROOT=str(root), MINIGRAD_PYTHON=sys.executable,
+                   MINIGRAD_TASK_SECONDS="30")
+        done = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        return name, json.loads((root / "results" / "results.json").read_text())
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = dict(pool.map(run_one, [("correct", solution), ("partial", partial), ("crashing", crashing)]))
+    for results in runs.values():
+        validate_gradescope(results)
+    assert [(t["score"], t["max_score"]) for t in runs["correct"]["tests"]] == [(3, 3), (3, 3), (2, 2)]
+    assert runs["correct"]["score"] == 8
+    assert [(t["score"], t["status"]) for t in runs["partial"]["tests"]] == [(0, "failed"), (3, "passed"), (2, "passed")]
+    assert "a broadcast sum is missing" in runs["partial"]["tests"][0]["output"]
+    assert runs["crashing"]["score"] == 0
+    assert all("the worker process ended while importing the submission (exit code 1)" in t["output"]
+               for t in runs["crashing"]["tests"])
+
+
+def test_grade_format_gradescope_writes_the_same_json(tmp_path, solutions):
+    out = tmp_path / "results.json"
+    release(ASSIGNMENTS / "hw3_frobenius", tmp_path / "hw3")
+    assert cli.main(["grade", str(tmp_path / "hw3"), "--source", str(ASSIGNMENTS / "hw3_frobenius"),
+                     "--format", "gradescope", "--out", str(out)]) == 1
+    written = json.loads(out.read_text())
+    validate_gradescope(written)
+    assert [(t["name"], t["score"], t["max_score"]) for t in written["tests"]] == [
+        ("hw3_frobenius task 3.1: Forward: ||A||_F", 0, 2),
+        ("hw3_frobenius task 3.2: VJP with the zero subgradient at A = 0", 0, 4)]
+    full = as_gradescope(solutions, 1.0)
+    validate_gradescope(full)
+    assert (full["score"], len(full["tests"])) == (48, 16)
