@@ -121,9 +121,13 @@ def _add_graph(sub) -> None:
 
 def _add_derive(sub) -> None:
     parser = sub.add_parser("derive", help="print a norm's gradient as a formula (text and LaTeX)")
-    parser.add_argument("what", help="e.g. frobenius, spectral, weight-norm")
-    parser.add_argument("--shape", default="2x2", help="shape of the symbolic input, e.g. 2x3")
+    parser.add_argument("what", help="a norm (frobenius, spectral, weight-norm, layer-norm, rms-norm, pixel-norm, "
+                                     "batch-norm, nuclear, ...) or any op of `minigrad check`")
+    parser.add_argument("--shape", action="append", default=None,
+                        help="shape of one symbolic input, e.g. 2x3; repeat it once per input, in order")
     parser.add_argument("--latex", action="store_true")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds allowed for the whole derivation and proof (default 20)")
     parser.set_defaults(func=cmd_derive)
 
 

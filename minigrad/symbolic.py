@@ -52,11 +52,14 @@ from minigrad.tensor import Tensor
 __all__ = [
     "SymbolicRun", "SymbolicResult", "GradientFormula", "symbolic_inputs", "run_symbolic",
     "symbolic_check", "numeric_check", "derive", "substitute", "to_matrix", "SymbolicTooLarge",
-    "VERDICTS", "register_derivation", "derivations", "derive_textbook", "TextbookComparison",
+    "VERDICTS", "register_derivation", "unregister_derivation", "derivations", "derive_textbook",
+    "TextbookComparison",
 ]
 
 #: seconds symbolic_check and derive may take in all (run, sympy.diff, proofs, points)
 DEFAULT_BUDGET = 10.0
+#: seconds ``minigrad derive`` allows by default (its closed-form proofs are bigger than a check's)
+DERIVE_CLI_BUDGET = 20.0
 #: the four verdicts of symbolic_check; only the first two are ``ok``
 VERDICTS = ("proved", "matched at points", "failed", "not checkable")
 #: differences bigger than this (sympy.count_ops) are not simplified, only expanded/cancelled
@@ -972,19 +975,331 @@ def substitute(value, values: dict) -> np.ndarray:
     return out
 
 
-def run_cli(args) -> int:
-    """``minigrad derive NAME [--shape 2x3] [--latex]``: print a registered check's gradient."""
+# ---------------------------------------------------------------------------------------
+# The engine's gradient beside the textbook's closed form (``minigrad derive NAME``)
+# ---------------------------------------------------------------------------------------
+@dataclass
+class TextbookEntry:
+    """A function whose gradient a textbook states in closed form, for ``minigrad derive``.
+
+    ``fn`` takes one tensor per input and returns a scalar; ``closed_form(*arrays)`` takes
+    the inputs' symbol arrays and returns the textbook gradient of each input (an object
+    array of the input's shape), or None when the only statement is ``derivation`` (a
+    pure-SymPy proof, for max-type norms whose closed form holds region by region).
+    ``check_shapes(shapes)`` returns what is wrong with the shapes, or None.
+    """
+
+    name: str
+    fn: Callable
+    shapes: tuple
+    names: tuple
+    statement: str
+    reference: str
+    closed_form: Callable | None = None
+    domain: object = "real"
+    aliases: tuple = ()
+    check_shapes: Callable | None = None
+    note: str = ""
+    derivation: Callable | None = None
+
+
+_TEXTBOOK: dict = {}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def register_derivation(name: str, fn: Callable, shapes: Sequence[tuple], *, names: Sequence[str],
+                        statement: str, reference: str, closed_form: Callable | None = None, domain="real",
+                        aliases: Sequence[str] = (), check_shapes: Callable | None = None, note: str = "",
+                        derivation: Callable | None = None) -> TextbookEntry:
+    """Add a function and its textbook gradient to ``minigrad derive`` (a package's hook).
+
+    Example (from norms.derivations)::
+
+        register_derivation("frobenius", norms.frobenius_norm, [(2, 2)], names=["W"],
+                            statement="d||W||_F/dW = W / ||W||_F", reference="Magnus & Neudecker",
+                            closed_form=lambda w: w / sympy.sqrt((w * w).sum()))
+    """
+    entry = TextbookEntry(
+        name=name, fn=fn, shapes=tuple(tuple(s) for s in shapes), names=tuple(names), statement=statement,
+        reference=reference, closed_form=closed_form, domain=domain, aliases=tuple(aliases),
+        check_shapes=check_shapes, note=note, derivation=derivation,
+    )
+    for key in (name, *aliases):
+        _TEXTBOOK[_key(key)] = entry
+    return entry
+
+
+def unregister_derivation(name: str) -> None:
+    """Remove an entry and its aliases from ``minigrad derive`` (tests clean up with this)."""
+    entry = _TEXTBOOK.get(_key(name))
+    for key in [k for k, e in _TEXTBOOK.items() if e is entry]:
+        del _TEXTBOOK[key]
+
+
+def derivations() -> dict:
+    """Every registered textbook entry by name (plugins such as ``norms`` loaded first)."""
+    _load_derivation_plugins()
+    return {entry.name: entry for entry in _TEXTBOOK.values()}
+
+
+def _load_derivation_plugins() -> None:
+    import importlib
+    import importlib.util
+
     from minigrad import checks
 
-    entries = checks.find(args.what)
-    if not entries:
-        names = ", ".join(sorted({e.name for e in checks.all_checks()}))
-        print(f"derive: no function named {args.what!r}; known: {names}")
+    checks.load_plugins()
+    for package in checks.PLUGINS:
+        if importlib.util.find_spec(package) is not None and importlib.util.find_spec(f"{package}.derivations"):
+            importlib.import_module(f"{package}.derivations")
+
+
+@dataclass
+class TextbookComparison:
+    """The engine's gradient and the textbook's closed form of one function, and their comparison.
+
+    ``verdicts[label]`` is "proved" (engine - textbook simplified to 0 in every entry),
+    "matched at N points" (equal at N random rational points where simplify ran out of
+    time) or "differs" (a counterexample, in ``mismatch``).
+    """
+
+    entry: TextbookEntry
+    inputs: list
+    forward: object
+    engine: dict
+    textbook: dict
+    verdicts: dict
+    simplified: bool
+    seconds: float = 0.0
+    mismatch: str = ""
+    engine_note: str = ""
+    derivation_proved: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(v != "differs" for v in self.verdicts.values()) and self.derivation_proved is not False
+
+    def text(self) -> str:
+        sp = _sp()
+        entry = self.entry
+        lines = [f"{entry.name}: {entry.statement}", f"  source: {entry.reference}"]
+        if entry.note:
+            lines.append(f"  note: {entry.note}")
+        shapes = ", ".join(f"{x.name} {'x'.join(map(str, x.shape)) or 'scalar'}" for x in self.inputs)
+        lines.append(f"inputs: {shapes}")
+        if self.forward is not None:
+            lines.append(f"f = {sp.sstr(self.forward)}")
+        if self.engine_note:
+            lines.append(self.engine_note)
+        for label in self.engine:
+            lines.append(f"engine    df/d{label} = {sp.sstr(self.engine[label])}")
+            if label in self.textbook:
+                lines.append(f"textbook  df/d{label} = {sp.sstr(self.textbook[label])}")
+        for label, verdict in self.verdicts.items():
+            how = {"proved": "engine - textbook simplifies to 0 in every entry"}.get(
+                verdict, "no simplification in time; equal at random rational points" if verdict != "differs"
+                else "the engine's gradient and the closed form disagree")
+            lines.append(f"{verdict}: df/d{label} ({how})")
+        if self.derivation_proved is not None:
+            lines.append("proved: the closed form equals sympy.diff of the forward (norms.derivations)"
+                         if self.derivation_proved else "NOT proved: the closed form against sympy.diff")
+        if self.mismatch:
+            lines.append(self.mismatch)
+        lines.append(f"({self.seconds:.2f} s)")
+        return "\n".join(lines)
+
+    def latex(self) -> str:
+        sp = _sp()
+        rows = []
+        if self.forward is not None:
+            rows.append(f"f &= {sp.latex(self.forward)}")
+        for label in self.engine:
+            symbol = sp.latex(sp.Symbol(label))
+            rows.append(rf"\text{{engine: }} \frac{{\partial f}}{{\partial {symbol}}} &= {sp.latex(self.engine[label])}")
+            if label in self.textbook:
+                rows.append(rf"\text{{textbook: }} \frac{{\partial f}}{{\partial {symbol}}} &= "
+                            rf"{sp.latex(self.textbook[label])}")
+        return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def derive_textbook(name: str, shapes: Sequence[tuple] | None = None, budget: float | None = DERIVE_CLI_BUDGET,
+                    points: int = 3, seed: int = 0) -> TextbookComparison:
+    """The engine's gradient of a registered function beside its textbook closed form, proved equal.
+
+    Within ``budget`` seconds in all: the symbolic run, the proof that engine - textbook
+    is 0 in every entry (random rational points for what simplify does not settle in
+    time), and the simplification of the printed expressions. Raises KeyError for an
+    unknown name, ValueError for shapes the entry cannot take, SymbolicTooLarge when the
+    budget runs out ("too large to prove in N s: try a smaller shape").
+    """
+    _load_derivation_plugins()
+    entry = _TEXTBOOK.get(_key(name))
+    if entry is None:
+        raise KeyError(f"derive: no norm named {name!r}; known: {', '.join(sorted(derivations()))}")
+    shapes = [tuple(s) for s in shapes] if shapes is not None else list(entry.shapes)
+    if len(shapes) != len(entry.names):
+        raise ValueError(f"{entry.name} takes {len(entry.names)} input(s) ({', '.join(entry.names)}), "
+                         f"got {len(shapes)} shape(s)")
+    problem = entry.check_shapes(shapes) if entry.check_shapes else None
+    if problem:
+        raise ValueError(f"{entry.name}: {problem}")
+    started = time.perf_counter()
+
+    def task(deadline):
+        return _compare_textbook(entry, shapes, points, seed, deadline)
+
+    status, comparison = within_budget(task, budget)
+    if status == "timeout":
+        raise SymbolicTooLarge(f"derive: {entry.name}: {too_large_message(budget)}")
+    comparison.entry = entry  # not sent through the pipe: its functions may be lambdas
+    comparison.seconds = time.perf_counter() - started
+    return comparison
+
+
+def _compare_textbook(entry: TextbookEntry, shapes, points, seed, deadline) -> TextbookComparison:
+    sp = _sp()
+    started = time.monotonic()
+    derivation_proved = None
+    if entry.derivation is not None:
+        derivation_proved = entry.derivation().proved()
+    try:
+        run = run_symbolic(entry.fn, shapes, entry.domain, entry.names)
+    except backend.NotSymbolicError as error:
+        inputs = symbolic_inputs(shapes, entry.domain, entry.names)
+        return TextbookComparison(None, inputs, None, {}, {}, {}, False, derivation_proved=derivation_proved,
+                                  engine_note=f"engine: no symbolic form ({_short(str(error), 90)}); its VJP is "
+                                              f"checked numerically against this closed form in the tests")
+    if run.forward[0].size != 1:
+        raise ValueError(f"{entry.name}: the registered function must return a scalar, got shape {run.forward[0].shape}")
+    arrays = [x.data for x in run.inputs]
+    closed = entry.closed_form(*arrays) if entry.closed_form is not None else [None] * len(arrays)
+    textbook, verdicts, pending, mismatch = {}, {}, [], ""
+    rng = np.random.default_rng(seed)
+    symbols = [s for a in arrays for s in a.reshape(-1)]
+    # Symbols of the closed form beyond the inputs (a cotangent G) get values too.
+    extra = set()
+    for form in closed:
+        if form is not None:
+            for value in np.asarray(form, dtype=object).reshape(-1):
+                extra |= sp.sympify(value).free_symbols
+    symbols += sorted(extra - set(symbols), key=str)
+    sample = [_random_point(symbols, rng) for _ in range(points)]
+    for i, (x, form) in enumerate(zip(run.inputs, closed)):
+        if form is None:
+            continue
+        form = np.vectorize(_exact, otypes=[object])(np.asarray(form, dtype=object).reshape(x.shape))
+        textbook[x.name] = to_matrix(form)
+        verdicts[x.name] = "proved"
+        for engine, reference in zip(run.engine[(0, i)].reshape(-1), form.reshape(-1)):
+            if engine - reference == 0:
+                continue
+            agree, _, e, r = _agree(engine, reference, sample[0])
+            if not agree:
+                verdicts[x.name] = "differs"
+                mismatch = mismatch or (f"at {_point_text(sample[0])}: engine {_as_float(e):.10g}, "
+                                        f"textbook {_as_float(r):.10g}")
+            else:
+                pending.append((x.name, engine, reference))
+    # Proofs get the first half of what is left; the printed forms are simplified after.
+    proof_deadline = deadline if not math.isfinite(deadline) else time.monotonic() + 0.5 * (deadline - time.monotonic())
+    proofs = _until(proof_deadline, _is_zero, [e - r for _, e, r in pending])
+    for (label, engine, reference), proof in zip(pending, proofs):
+        if proof or verdicts[label] == "differs":
+            continue
+        if all(_agree(engine, reference, point)[0] for point in sample[1:]):
+            verdicts[label] = f"matched at {points} points"
+        else:  # pragma: no cover - agreeing at one point but not another is rare
+            verdicts[label] = "differs"
+    entries = [run.forward[0][()]] + [e for x_index in range(len(arrays)) for e in run.engine[(0, x_index)].reshape(-1)]
+    # Simplifying for display is a nicety: a third of the budget at most.
+    display_deadline = min(deadline, time.monotonic() + (deadline - started) / 3) if math.isfinite(deadline) else deadline
+    done = _simplify_until(display_deadline, started, entries)
+    simplified = all(d is not None for d in done)
+    done = [d if d is not None else e for d, e in zip(done, entries)]
+    engine, position = {}, 1
+    for x in run.inputs:
+        engine[x.name] = to_matrix(np.array(done[position: position + x.size], dtype=object).reshape(x.shape))
+        position += x.size
+    del sp
+    return TextbookComparison(None, run.inputs, done[0], engine, textbook, verdicts, simplified,
+                              mismatch=mismatch, derivation_proved=derivation_proved)
+
+
+def _point_text(point: dict) -> str:
+    text = ", ".join(f"{s} = {v}" for s, v in list(point.items())[:6])
+    return text + (" ..." if len(point) > 6 else "")
+
+
+def _parse_shape(text: str) -> tuple:
+    """"2x3" -> (2, 3); "scalar" or "()" -> (); raises ValueError with what is accepted."""
+    cleaned = text.strip().lower()
+    if cleaned in ("scalar", "()", ""):
+        return ()
+    parts = cleaned.split("x")
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"--shape {text!r} is not a shape; write sizes >= 1 joined by x, e.g. 2x3 (or 'scalar')")
+    return tuple(int(p) for p in parts)
+
+
+def run_cli(args) -> int:
+    """``minigrad derive NAME [--shape 2x3]... [--latex] [--budget S]``.
+
+    For a norm (see ``derivations()``): the engine's gradient beside the textbook closed
+    form, proved equal. For any other op or function of ``minigrad check``: the engine's
+    gradient as a formula. One ``--shape`` per input, in input order. Bad input is one line
+    on stderr naming the command, exit 2; a budget overrun is one line too, exit 1.
+    """
+    import sys
+
+    from minigrad import checks
+
+    command = "minigrad derive"
+    what = args.what
+    raw = getattr(args, "shape", None) or []
+    raw = [raw] if isinstance(raw, str) else list(raw)
+    budget = getattr(args, "budget", None)
+    budget = DERIVE_CLI_BUDGET if budget is None else budget
+    if not budget > 0 or math.isinf(budget):
+        print(f"{command}: --budget must be a number of seconds > 0, got {budget!r}", file=sys.stderr)
         return 2
-    entry = entries[0]
-    shapes = list(entry.shapes)
-    if getattr(args, "shape", None):
-        shapes[0] = tuple(int(s) for s in args.shape.lower().split("x") if s)
-    formula = derive(entry.fn, shapes, domain=entry.domain, name=entry.name.replace("-", "_"))
-    print(formula.latex() if getattr(args, "latex", False) else formula.text())
-    return 0
+    try:
+        shapes = [_parse_shape(text) for text in raw] or None
+    except ValueError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return 2
+    textbook = derivations()
+    entry = _TEXTBOOK.get(_key(what))
+    try:
+        if entry is not None:
+            result = derive_textbook(what, shapes, budget=budget)
+            print(result.latex() if getattr(args, "latex", False) else result.text())
+            return 0 if result.ok else 1
+        found = checks.find(what)
+        if not found:
+            print(f"{command}: no norm or function named {what!r}; norms: {', '.join(sorted(textbook))}; "
+                  f"or any op of `minigrad check` (e.g. mul, tanh, softmax)", file=sys.stderr)
+            return 2
+        check = found[0]
+        if shapes is not None and len(shapes) != len(check.shapes):
+            print(f"{command}: {check.name} takes {len(check.shapes)} input(s), got {len(shapes)} --shape; "
+                  f"give one --shape per input, in order", file=sys.stderr)
+            return 2
+        domain = checks._symbolic_domain(check.domain)
+        formula = derive(check.fn, shapes or list(check.shapes), domain=domain, name=check.name.replace("-", "_"),
+                         budget=budget)
+        print(formula.latex() if getattr(args, "latex", False) else formula.text())
+        return 0
+    except SymbolicTooLarge as error:
+        print(f"{command}: {str(error).removeprefix('derive: ')}", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        # Shapes the function cannot take (a matmul of 2x3 and 2x3, a 1-D weight for spectral).
+        text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
+        print(f"{command}: {text}", file=sys.stderr)
+        return 2

@@ -27,9 +27,11 @@ does not depend on the size. Two kinds of entry need a word:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import sympy as sp
 
 __all__ = ["Derivation", "DERIVATIONS", "derivation", "prove", "is_zero"]
@@ -393,3 +395,263 @@ def derivation(name: str) -> Derivation:
 def prove(name: str) -> bool:
     """True when SymPy proves the closed form of ``name`` equal to ``sympy.diff``."""
     return derivation(name).proved()
+
+
+# ---------------------------------------------------------------------------------------
+# The engine beside the textbook: ``minigrad derive NAME``
+# ---------------------------------------------------------------------------------------
+# Each entry runs a norm of the engine on symbols and states the textbook gradient for the
+# same symbols, entry by entry, so that minigrad.symbolic.derive_textbook can prove the two
+# equal. Functions of a tensor output are made scalar with a symbolic cotangent G (the
+# incoming gradient grad_w, grad_y of the textbook), so the closed form is the VJP itself.
+# eps is 0 (SymPy's symbols are never 0): with eps, every sqrt(mean) below is sqrt(mean + eps).
+def _cotangent(shape: tuple) -> np.ndarray:
+    """Symbols G_i_j of ``shape``: the incoming gradient, the same in engine and closed form."""
+    out = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        out[index] = sp.Symbol("_".join(["G", *map(str, index)]), real=True)
+    return out
+
+
+def _against(cotangent: np.ndarray, output) -> "object":
+    """<G, output>: the scalar whose gradient is the VJP of ``output`` at G."""
+    from minigrad.tensor import Tensor
+
+    return (Tensor._constant(cotangent) * output).sum()
+
+
+def _object(matrix) -> np.ndarray:
+    return np.array(sp.Matrix(matrix).tolist(), dtype=object)
+
+
+def _rows_of(statistic: Callable, x: np.ndarray, axis: int) -> np.ndarray:
+    """Apply ``statistic`` (a closed form on one group, as a column Matrix) to each group along ``axis``."""
+    moved = np.moveaxis(x, axis, -1)
+    g = np.moveaxis(_cotangent(x.shape), axis, -1)
+    out = np.empty(moved.shape, dtype=object)
+    for index in np.ndindex(*moved.shape[:-1]):
+        out[index] = np.array(list(statistic(sp.Matrix(list(moved[index])), sp.Matrix(list(g[index])))), dtype=object)
+    return np.moveaxis(out, -1, axis)
+
+
+def _standard_form(centre: bool) -> Callable:
+    """(G - mean(G) - y mean(G y)) / sigma (centred) or (G - y mean(G y)) / rms, on one group."""
+    def one_group(x: sp.Matrix, g: sp.Matrix) -> sp.Matrix:
+        count = len(x)
+        centred = x - sp.ones(count, 1) * (sum(x) / count) if centre else x
+        scale = sp.sqrt(sum(c**2 for c in centred) / count)
+        y = centred / scale
+        mean_gy = sum(gi * yi for gi, yi in zip(g, y)) / count
+        mean_g = sum(g) / count if centre else 0
+        return (g - sp.ones(count, 1) * mean_g - y * mean_gy) / scale
+
+    return one_group
+
+
+def _sigma_squares(a: sp.Matrix) -> tuple:
+    _, _, big, small = _two_by_two(a)
+    return big, small
+
+
+def _singular_pair(largest: bool) -> Callable:
+    """u v^T of the top (or bottom) singular pair of a 2x2 W, written without an SVD."""
+    def closed(w):
+        a = sp.Matrix(w.tolist())
+        big, small = _sigma_squares(a)
+        mine, other = (big, small) if largest else (small, big)
+        projector = (a.T * a - other * sp.eye(2)) / (mine - other)  # v v^T
+        return [_object(a * projector / sp.sqrt(mine))]
+
+    return closed
+
+
+def _engine_sigma(largest: bool) -> Callable:
+    """sigma_1 (or sigma_2) of a 2x2 W from engine ops, through its closed form in the entries."""
+    def sigma(w):
+        import minigrad as mg
+
+        frobenius_sq = (w * w).sum()
+        det = w[0, 0] * w[1, 1] - w[0, 1] * w[1, 0]
+        root = mg.sqrt(frobenius_sq * frobenius_sq - 4 * det * det)
+        return mg.sqrt((frobenius_sq + root) / 2 if largest else (frobenius_sq - root) / 2)
+
+    return sigma
+
+
+def _engine_nuclear(w):
+    import minigrad as mg
+
+    det = w[0, 0] * w[1, 1] - w[0, 1] * w[1, 0]
+    return mg.sqrt((w * w).sum() + 2 * mg.abs(det))
+
+
+def _nuclear_closed(w):
+    a = sp.Matrix(w.tolist())
+    nuclear = sp.sqrt(_inner(a, a) + 2 * sp.Abs(a.det()))
+    cofactor = sp.Matrix([[a[1, 1], -a[1, 0]], [-a[0, 1], a[0, 0]]])
+    return [_object((a + sp.sign(a.det()) * cofactor) / nuclear)]
+
+
+def _only(*allowed: tuple) -> Callable:
+    def check(shapes):
+        if tuple(map(tuple, shapes)) not in allowed:
+            wanted = " or ".join(" ".join("x".join(map(str, s)) for s in option) for option in allowed)
+            got = " ".join("x".join(map(str, s)) or "scalar" for s in shapes)
+            return (f"this closed form is written for --shape {wanted} (the SVD has no symbolic form, so the "
+                    f"singular values are written through 2x2 formulas); got {got}")
+        return None
+
+    return check
+
+
+def _dims(*counts: int) -> Callable:
+    def check(shapes):
+        for shape, count in zip(shapes, counts):
+            if len(shape) != count:
+                return f"expects a {count}-D input, got shape {'x'.join(map(str, shape)) or 'scalar'}"
+        return None
+
+    return check
+
+
+def _weight_norm_shapes(shapes):
+    g, v = shapes
+    if len(v) != 2 or tuple(g) != (v[0], 1):
+        return (f"weight norm (dim=0) takes g of shape Rx1 and v of shape RxC, e.g. --shape 2x1 --shape 2x3; "
+                f"got {'x'.join(map(str, g)) or 'scalar'} and {'x'.join(map(str, v)) or 'scalar'}")
+    return None
+
+
+def _weight_norm_closed(g, v):
+    grads_g, grads_v = [], []
+    cotangent = _cotangent(v.shape)
+    for row in range(v.shape[0]):
+        vr, gr = sp.Matrix(list(v[row])), sp.Matrix(list(cotangent[row]))
+        n = sp.sqrt(_inner(vr, vr))
+        grads_v.append(list((g[row, 0] / n) * (sp.eye(len(vr)) - vr * vr.T / n**2) * gr))
+        grads_g.append([_inner(gr, vr) / n])
+    return [np.array(grads_g, dtype=object), np.array(grads_v, dtype=object)]
+
+
+_U0 = (sp.Rational(3, 5), sp.Rational(4, 5))
+_V0 = (sp.Rational(5, 13), sp.Rational(-12, 13))
+
+
+def _exact_vector(values) -> "object":
+    from minigrad.tensor import Tensor
+
+    return Tensor._constant(np.array(values, dtype=object))
+
+
+def _power_iteration_closed(w):
+    a = sp.Matrix(w.tolist())
+    u0 = sp.Matrix(_U0)
+    first = a.T * u0
+    second = a * first
+    v, u = first / _length(first), second / _length(second)
+    sigma = _length(second) / _length(first)
+    return [_object(u * v.T + u0 * (a.T * u - sigma * v).T / _length(first))]
+
+
+def _spectral_normalize_closed(w):
+    a = sp.Matrix(w.tolist())
+    g = sp.Matrix(_cotangent(w.shape).tolist())
+    u, v = sp.Matrix(_U0), sp.Matrix(_V0)
+    sigma = (u.T * a * v)[0]
+    return [_object(g / sigma - (_inner(g, a) / sigma**2) * u * v.T)]
+
+
+def _register_textbook() -> None:
+    import norms
+    from minigrad.symbolic import register_derivation
+
+    def register(name, fn, shapes, names, statement, reference, closed_form=None, **options):
+        register_derivation(name, fn, shapes, names=names, statement=statement, reference=reference,
+                            closed_form=closed_form, **options)
+
+    def norm_of(x):
+        return sp.sqrt(sum(e**2 for e in x.reshape(-1)))
+
+    register("frobenius", norms.frobenius_norm, [(2, 2)], ["W"], "d||W||_F / dW = W / ||W||_F",
+             "Magnus & Neudecker (1999), ch. 9", lambda w: [w / norm_of(w)], aliases=["frobenius-norm", "fro"])
+    register("spectral", _engine_sigma(True), [(2, 2)], ["W"],
+             "d||W||_2 / dW = u1 v1^T  (u1, v1 the top singular vectors; for 2x2: u1 v1^T = W P / sigma1 with "
+             "P = v1 v1^T = (W^T W - sigma2^2 I) / (sigma1^2 - sigma2^2))",
+             "Giles (2008), 3.2; Magnus & Neudecker (1999), ch. 8; PyTorch's svd_backward",
+             _singular_pair(True), aliases=["spectral-norm", "matrix-2"], check_shapes=_only(((2, 2),)),
+             note="the engine's SVD has no symbolic form, so sigma1 is computed with engine ops from "
+                  "sigma1^2 = (||W||_F^2 + sqrt(||W||_F^4 - 4 det(W)^2)) / 2")
+    register("sigma-min", _engine_sigma(False), [(2, 2)], ["W"],
+             "d sigma_min(W) / dW = u2 v2^T  (the bottom singular pair; matrix_norm ord=-2)",
+             "Giles (2008), 3.2; PyTorch's svd_backward", _singular_pair(False),
+             aliases=["matrix--2", "matrix_-2"], check_shapes=_only(((2, 2),)),
+             note="sigma2^2 = (||W||_F^2 - sqrt(||W||_F^4 - 4 det(W)^2)) / 2, with engine ops")
+    register("nuclear", _engine_nuclear, [(2, 2)], ["W"],
+             "d||W||_* / dW = U V^T  (for 2x2: (W + sign(det W) cof W) / ||W||_*)",
+             "Giles (2008), 3.2; PyTorch's svd_backward", _nuclear_closed, aliases=["nuclear-norm", "nuc"],
+             check_shapes=_only(((2, 2),)), note="||W||_* = sqrt(||W||_F^2 + 2 |det W|) for 2x2, with engine ops")
+    register("vector-2", lambda x: norms.vector_norm(x, 2), [(3,)], ["x"], "d||x||_2 / dx = x / ||x||_2",
+             "Magnus & Neudecker (1999)", lambda x: [x / norm_of(x)], aliases=["l2"])
+    register("vector-1", lambda x: norms.vector_norm(x, 1), [(3,)], ["x"], "d||x||_1 / dx = sign(x)",
+             "Magnus & Neudecker (1999); subgradient 0 at x_i = 0",
+             lambda x: [np.array([sp.sign(e) for e in x.reshape(-1)], dtype=object).reshape(x.shape)],
+             domain="nonzero", aliases=["l1"])
+    register("vector-p", lambda x: norms.vector_norm(x, 3), [(3,)], ["x"],
+             "d||x||_p / dx = sign(x) |x|^(p-1) / ||x||_p^(p-1)  (p = 3)", "Magnus & Neudecker (1999)",
+             lambda x: [np.array([sp.sign(e) * sp.Abs(e) ** 2 for e in x.reshape(-1)], dtype=object).reshape(x.shape)
+                        / sum(sp.Abs(e) ** 3 for e in x.reshape(-1)) ** sp.Rational(2, 3)],
+             domain="nonzero", aliases=["lp"])
+    register("vector-inf", lambda x: norms.vector_norm(x, math.inf), [(3,)], ["x"],
+             "d||x||_inf / dx = sign(x_k) e_k, k = argmax |x_i|", "Magnus & Neudecker (1999); PyTorch's amax rule",
+             derivation=lambda: derivation("vector_inf"), aliases=["linf"])
+    register("matrix-1", lambda a: norms.matrix_norm(a, 1), [(2, 2)], ["A"],
+             "d||A||_1 / dA = sign(A) on the column of largest sum |a|, 0 elsewhere", "Giles (2008)",
+             derivation=lambda: derivation("matrix_1"))
+    register("matrix-inf", lambda a: norms.matrix_norm(a, math.inf), [(2, 2)], ["A"],
+             "d||A||_inf / dA = sign(A) on the row of largest sum |a|, 0 elsewhere", "Giles (2008)",
+             derivation=lambda: derivation("matrix_inf"))
+    register("normalize", lambda x: _against(_cotangent(x.shape), norms.normalize(x, axis=0)), [(3,)], ["x"],
+             "y = x / ||x||:  grad_x = (G - y <G, y>) / ||x||  (G = grad_y)", "Magnus & Neudecker (1999); F.normalize",
+             lambda x: [_object((sp.Matrix(list(_cotangent(x.shape))) - sp.Matrix(list(x)) / norm_of(x)
+                                 * _inner(sp.Matrix(list(_cotangent(x.shape))), sp.Matrix(list(x)) / norm_of(x)))
+                                / norm_of(x)).reshape(x.shape)],
+             check_shapes=_dims(1))
+    register("power-iteration", lambda w: norms.power_iteration(w, _exact_vector(_U0), n_iter=1)[0], [(2, 2)], ["W"],
+             "one step v = W^T u0/||W^T u0||, u = W v/||W v||, sigma = u^T W v:  "
+             "d sigma / dW = u v^T + u0 (W^T u - sigma v)^T / ||W^T u0||  (u0 = (3/5, 4/5))",
+             "Miyato et al. (2018), algorithm 1", _power_iteration_closed, check_shapes=_only(((2, 2),)))
+    register("spectral-normalize",
+             lambda w: _against(_cotangent(w.shape), norms.spectral_normalize(w, _exact_vector(_U0), _exact_vector(_V0))),
+             [(2, 2)], ["W"],
+             "W / sigma, sigma = u^T W v (u, v constant):  grad_W = G / sigma - (<G, W> / sigma^2) u v^T",
+             "Miyato et al. (2018); PyTorch torch/nn/utils/spectral_norm.py", _spectral_normalize_closed,
+             check_shapes=_only(((2, 2),)), aliases=["spectral-norm-weight"],
+             note="u = (3/5, 4/5) and v = (5/13, -12/13) stand for the power iteration's vectors")
+    register("weight-norm", lambda g, v: _against(_cotangent(v.shape), norms.weight_normalize(g, v, dim=0)),
+             [(2, 1), (2, 3)], ["g", "v"],
+             "w = g v / ||v|| (per row):  grad_v = (g / ||v||) (I - v v^T / ||v||^2) grad_w,  "
+             "grad_g = v . grad_w / ||v||  (grad_w = G)",
+             "Salimans & Kingma (2016), eq. 3", _weight_norm_closed, domain=["real", "nonzero"],
+             check_shapes=_weight_norm_shapes, aliases=["weight"])
+    register("layer-norm", lambda x: _against(_cotangent(x.shape), norms.layer_norm(x, x.shape[-1], eps=0.0)),
+             [(2, 3)], ["x"],
+             "y = (x - mean) / sigma over the last axis:  grad_x = (G - mean(G) - y mean(G y)) / sigma",
+             "Ba, Kiros & Hinton (2016)", lambda x: [_rows_of(_standard_form(True), x, -1)],
+             check_shapes=_dims(2), note="eps = 0; with eps, sigma = sqrt(var + eps)")
+    register("rms-norm", lambda x: _against(_cotangent(x.shape), norms.rms_norm(x, x.shape[-1], eps=0.0)),
+             [(2, 3)], ["x"], "y = x / rms(x) over the last axis:  grad_x = (G - y mean(G y)) / rms(x)",
+             "Zhang & Sennrich (2019)", lambda x: [_rows_of(_standard_form(False), x, -1)],
+             check_shapes=_dims(2), note="eps = 0; with eps, rms = sqrt(mean(x^2) + eps)")
+    register("pixel-norm", lambda x: _against(_cotangent(x.shape), norms.pixel_norm(x, 1, eps=0.0)),
+             [(2, 3)], ["x"], "y = x / rms(x) over the channels (axis 1):  grad_x = (G - y mean(G y)) / rms(x)",
+             "Karras et al. (2018), ProGAN, 4.2", lambda x: [_rows_of(_standard_form(False), x, 1)],
+             check_shapes=_dims(2), note="eps = 0; with eps, rms = sqrt(mean(x^2) + eps)")
+    register("batch-norm",
+             lambda x: _against(_cotangent(x.shape), norms.batch_norm(x, training=True, eps=0.0)), [(3, 2)], ["x"],
+             "per feature over the batch of m:  grad_x = (1/m) (1/sigma) (m G - sum(G) - xhat sum(G xhat))",
+             "Ioffe & Szegedy (2015), section 3", lambda x: [_rows_of(_standard_form(True), x, 0)],
+             check_shapes=_dims(2), note="eps = 0; with eps, sigma = sqrt(var + eps); (1/m)(m G - sum G - "
+                                        "xhat sum(G xhat)) is G - mean(G) - xhat mean(G xhat)")
+
+
+_register_textbook()

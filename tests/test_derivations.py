@@ -1,7 +1,9 @@
-"""norms.derivations (issue 4, item 2): every closed form is proved equal to sympy.diff,
-a planted wrong one is not, and each closed form agrees with the engine's fused VJP (and,
-for the singular-value norms, with NumPy's SVD) at a point."""
+"""norms.derivations: every closed form is proved equal to sympy.diff, a planted wrong one is
+not, and each closed form agrees with the engine's fused VJP (and, for the singular-value
+norms, with NumPy's SVD) at a point. ``minigrad derive NAME`` prints the engine's gradient
+beside the textbook form and proves them equal; bad input is one line on stderr."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +11,10 @@ import sympy as sp
 
 import minigrad as mg
 import norms
+from minigrad.cli import main as cli_main
+from minigrad.symbolic import (
+    derivations as textbook_entries, derive_textbook, register_derivation, unregister_derivation,
+)
 from norms import derivations
 
 FUNCTIONAL = ["frobenius", "vector_2", "vector_1", "vector_p", "vector_p_any", "vector_inf", "normalize",
@@ -169,3 +175,112 @@ def test_power_iteration_closed_form_equals_the_engines_gradient_through_the_ite
     with mg.no_grad():  # PyTorch's convention: u and v constants, gradient u v^T only
         _, u, v = norms.power_iteration(mg.tensor(MATRIX_POINT), mg.tensor([0.6, 0.8]), n_iter=1)
     assert np.abs(closed - np.outer(u.data, v.data).ravel()).max() > 1e-2
+
+
+# -- minigrad derive: the engine's gradient beside the textbook's, proved equal ----------------
+
+EVERY_NORM = {"frobenius", "spectral", "sigma-min", "nuclear", "vector-2", "vector-1", "vector-p", "vector-inf",
+              "matrix-1", "matrix-inf", "normalize", "power-iteration", "spectral-normalize", "weight-norm",
+              "layer-norm", "rms-norm", "pixel-norm", "batch-norm"}
+
+
+def test_derive_knows_every_norm():
+    assert set(textbook_entries()) >= EVERY_NORM
+
+
+@pytest.mark.parametrize("name", ["frobenius", "spectral", "weight-norm", "layer-norm", "rms-norm", "pixel-norm",
+                                  "batch-norm", "normalize", "vector-1", "spectral-normalize"])
+def test_engine_gradient_is_proved_equal_to_the_textbook_form(name):
+    result = derive_textbook(name, budget=30)
+    assert result.ok and set(result.verdicts.values()) == {"proved"}, result.text()
+    assert set(result.verdicts) == set(result.entry.names) == set(result.textbook)
+    assert f"{name}: {result.entry.statement}" in result.text()
+
+
+def _numbers(matrix, point):
+    return np.array(sp.Matrix(matrix).subs(point).evalf(30).tolist(), dtype=float)
+
+
+def test_the_spectral_textbook_form_is_u1_v1_transposed_of_numpys_svd():
+    result = derive_textbook("spectral", budget=30)
+    values = np.array([[1.3, -0.4], [0.6, 2.1]])
+    point = dict(zip(result.inputs[0].data.ravel(), map(sp.Rational, ["1.3", "-0.4", "0.6", "2.1"])))
+    left, _, right = np.linalg.svd(values)
+    np.testing.assert_allclose(_numbers(result.textbook["W"], point), np.outer(left[:, 0], right[0]), rtol=1e-13)
+    np.testing.assert_allclose(_numbers(result.engine["W"], point), np.outer(left[:, 0], right[0]), rtol=1e-13)
+
+
+def test_the_weight_norm_textbook_form_is_the_projection_of_grad_w():
+    """(g/||v||) (I - v v^T/||v||^2) G: perpendicular to v, and of length g/||v|| times G's part off v."""
+    result = derive_textbook("weight-norm", [(1, 1), (1, 3)], budget=60)
+    g, v = result.inputs[0].data, result.inputs[1].data
+    cotangent = [sp.Symbol(f"G_0_{j}", real=True) for j in range(3)]
+    point = {g[0, 0]: sp.Rational(3, 2), **dict(zip(v.ravel(), [1, -2, 2])), **dict(zip(cotangent, [4, 1, -1]))}
+    grad_v = _numbers(result.textbook["v"], point).ravel()
+    assert abs(grad_v @ np.array([1.0, -2.0, 2.0])) < 1e-14  # projected off v
+    off_v = np.array([4.0, 1.0, -1.0]) - (4 - 2 - 2) / 9 * np.array([1.0, -2.0, 2.0])
+    np.testing.assert_allclose(grad_v, 1.5 / 3 * off_v, rtol=1e-14)
+    assert _numbers(result.textbook["g"], point).ravel() == pytest.approx([(4 - 2 - 2) / 3])
+
+
+def test_a_wrong_closed_form_is_reported_as_differing():
+    register_derivation("frobenius-doubled", norms.frobenius_norm, [(2, 2)], names=["W"], statement="planted: 2 W/||W||",
+                        reference="planted", closed_form=lambda w: [2 * w / sp.sqrt((w * w).sum())])
+    try:
+        result = derive_textbook("frobenius-doubled", budget=30)
+        assert not result.ok and result.verdicts == {"W": "differs"}
+        assert "differs: df/dW (the engine's gradient and the closed form disagree)" in result.text()
+        assert re.search(r"at W_0_0 = \S+, .*: engine -?[\d.]+, textbook -?[\d.]+", result.mismatch)
+    finally:
+        unregister_derivation("frobenius-doubled")
+    assert "frobenius-doubled" not in textbook_entries()
+
+
+def test_max_type_norms_state_their_closed_form_and_its_proof_without_an_engine_formula():
+    result = derive_textbook("vector-inf", budget=30)
+    assert result.derivation_proved is True and result.ok
+    if not result.engine:  # the engine's max has no symbolic form: said, not hidden
+        assert "engine: no symbolic form" in result.text()
+
+
+# -- the command line ----------------------------------------------------------------------------
+def _derive(capsys, *argv):
+    code = cli_main(["derive", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", ["spectral", "frobenius", "weight-norm"])
+def test_the_helps_own_examples_work(capsys, name):
+    code, out, err = _derive(capsys, name)
+    assert (code, err) == (0, "")
+    assert "engine    df/d" in out and "textbook  df/d" in out and "proved: df/d" in out
+
+
+def test_one_shape_per_input_in_order(capsys):
+    code, out, _ = _derive(capsys, "weight-norm", "--shape", "1x1", "--shape", "1x2")
+    assert code == 0 and "inputs: g 1x1, v 1x2" in out
+    code, out, _ = _derive(capsys, "mul", "--shape", "2", "--shape", "2")
+    assert code == 0 and "dmul/da = Matrix([\n[b_0,   0],\n[  0, b_1]])" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nosuchnorm"], "minigrad derive: no norm or function named 'nosuchnorm'; norms: batch-norm, frobenius,"),
+    (["frobenius", "--shape", "2xa"], "minigrad derive: --shape '2xa' is not a shape; write sizes >= 1 joined by x"),
+    (["frobenius", "--shape", "0x2"], "minigrad derive: --shape '0x2' is not a shape"),
+    (["weight-norm", "--shape", "2x1"], "minigrad derive: weight-norm takes 2 input(s) (g, v), got 1 shape(s)"),
+    (["frobenius", "--shape", "2", "--shape", "2"], "minigrad derive: frobenius takes 1 input(s) (W), got 2 shape(s)"),
+    (["mul", "--shape", "2"], "minigrad derive: mul takes 2 input(s), got 1 --shape; give one --shape per input"),
+    (["spectral", "--shape", "3x3"], "minigrad derive: spectral: this closed form is written for --shape 2x2"),
+    (["frobenius", "--budget", "-1"], "minigrad derive: --budget must be a number of seconds > 0, got -1.0"),
+])
+def test_bad_input_is_one_line_on_stderr_with_exit_2(capsys, argv, message):
+    code, out, err = _derive(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_derivation_too_large_for_its_budget_says_so(capsys):
+    code, out, err = _derive(capsys, "softmax", "--shape", "30x30", "--budget", "1")
+    assert (code, out) == (1, "")
+    assert err == "minigrad derive: softmax: too large to prove in 1 s: try a smaller shape\n"
