@@ -8,7 +8,8 @@
 What the picture shows
     tensors   boxes with name, shape and dtype, data and grad (a small tensor in full, a
               large one as min/mean/max; a short SymPy expression as itself), coloured by
-              role: parameter, input, constant, buffer, output (``ROLE_COLORS``)
+              role: parameter, input (a named leaf such as the batch x, or one that
+              requires grad), constant (an unnamed leaf), buffer, output (``ROLE_COLORS``)
     ops       small ellipses between the boxes; an edge into an op that takes several
               inputs carries the argument index (0, 1, ...)
     norms     a fused norm op (named in ``NORM_VIEWS``) or a module parametrization
@@ -48,7 +49,7 @@ __all__ = [
 #: fill colour of each tensor role (tests and docs refer to these)
 ROLE_COLORS = {
     "parameter": "#9ecae1",     # blue: learnable, requires grad, owned by a module / params
-    "input": "#a1d99b",         # green: a leaf that requires grad but is not a parameter
+    "input": "#a1d99b",         # green: a leaf the user named (a batch) or that requires grad, not a parameter
     "constant": "#e5e5e5",      # grey: a leaf that needs no gradient
     "buffer": "#fdd49e",        # orange: module state such as spectral norm's u and v
     "output": "#fc9272",        # red: what was asked to be drawn
@@ -425,7 +426,8 @@ def _assign_roles(graph: _Graph, outputs: list, names: dict, parameters: set, bu
             vertex.role = "buffer"
         elif id(tensor) in parameters or isinstance(tensor, Parameter):
             vertex.role = "parameter"
-        elif tensor.requires_grad:
+        elif tensor.requires_grad or tensor.name:
+            # a leaf the user named (the batch x) is data fed in, whether or not it needs a gradient
             vertex.role = "input"
         else:
             vertex.role = "constant"
@@ -1065,7 +1067,7 @@ def _emit(graphviz, graph: _Graph, options: dict, rankdir: str, title: str):
         elif vertex.kind == "op":
             name = f"op{number}"
             label = _op_label(vertex, backward)
-            attrs = {"shape": "ellipse", "style": "filled", "fillcolor": OP_COLOR, "margin": "0.03,0.01",
+            attrs = {"shape": "ellipse", "style": "filled", "fillcolor": OP_COLOR, "margin": "0.06,0.01",
                      "height": "0.3", "id": name, "class": "op",
                      "tooltip": f"{vertex.node.op.name}: {getattr(vertex.node.op, 'formula', '')}"}
             if vertex.expanded:
@@ -1078,8 +1080,9 @@ def _emit(graphviz, graph: _Graph, options: dict, rankdir: str, title: str):
         elif vertex.kind == "note":
             name = f"note{number}"
             label = vertex.text.replace("\n", "\\l") + "\\l"
+            # the wide right margin keeps the first line clear of the note's folded corner
             attrs = {"shape": "note", "style": "filled,dashed", "fillcolor": NO_GRAD_COLOR, "id": name,
-                     "class": "note", "fontsize": "9"}
+                     "class": "note", "fontsize": "9", "margin": "0.22,0.06"}
         else:
             name = f"hidden{number}"
             label = vertex.text.replace("\n", "\\n")
@@ -1093,16 +1096,23 @@ def _emit(graphviz, graph: _Graph, options: dict, rankdir: str, title: str):
     children: dict = {}
     for cluster_id, cluster in graph.clusters.items():
         children.setdefault(cluster.parent, []).append(cluster_id)
-    # Clusters nest at most a few levels (norm > no-grad), so a small explicit stack suffices.
+    titles = {cluster_id: f"label{number}" for number, cluster_id in enumerate(graph.clusters)}
+
+    # A cluster's title is a text node on top of its contents, not Graphviz's cluster label:
+    # dot routes edges around nodes but straight through a cluster label, so an edge entering
+    # the cluster from above (W into the power iteration) would cross the title.
+    # Clusters nest at most a few levels (norm > no-grad), so plain recursion suffices.
     def emit_cluster(parent_graph, cluster_id):
         cluster = graph.clusters[cluster_id]
         with parent_graph.subgraph(name=cluster_id) as sub:
             if cluster.no_grad:
-                sub.attr(label=cluster.label, style="dashed,filled", fillcolor=NO_GRAD_COLOR, color="#999999",
-                         fontsize="10", fontcolor="#555555")
+                sub.attr(label="", style="dashed,filled", fillcolor=NO_GRAD_COLOR, color="#999999")
+                title_attrs = {"fontsize": "10", "fontcolor": "#555555"}
             else:
-                sub.attr(label=cluster.label.replace("\n", "\\n"), style="rounded,filled", fillcolor=NORM_COLOR,
-                         color="#8c6bb1", fontsize="11")
+                sub.attr(label="", style="rounded,filled", fillcolor=NORM_COLOR, color="#8c6bb1")
+                title_attrs = {"fontsize": "11"}
+            sub.node(titles[cluster_id], cluster.label.replace("\n", "\\n"), shape="plaintext", margin="0.02",
+                     height="0", id=titles[cluster_id], **{"class": "cluster-title"}, **title_attrs)
             for name, label, attrs in entries.get(cluster_id, []):
                 sub.node(name, label, **attrs)
             for child in children.get(cluster_id, []):
@@ -1110,6 +1120,8 @@ def _emit(graphviz, graph: _Graph, options: dict, rankdir: str, title: str):
 
     for cluster_id in children.get(None, []):
         emit_cluster(dot, cluster_id)
+    for source, target in _title_edges(graph, titles, ids):
+        dot.edge(source, target, style="invis")
 
     for edge in graph.edges:
         if edge.src not in ids or edge.dst not in ids:
@@ -1124,6 +1136,28 @@ def _emit(graphviz, graph: _Graph, options: dict, rankdir: str, title: str):
             attrs["color"] = GRAD_COLOR if not edge.style else "#999999"
         dot.edge(ids[edge.src], ids[edge.dst], **attrs)
     return dot
+
+
+def _title_edges(graph: _Graph, titles: dict, ids: dict) -> list:
+    """Invisible edges that put each cluster's title above everything in the cluster.
+
+    The title points at every vertex of the cluster (nested clusters included) that no edge
+    from inside the cluster reaches, and at the titles of the clusters nested in it.
+    """
+    members: dict = {cluster_id: set() for cluster_id in graph.clusters}
+    for key, vertex in graph.vertices.items():
+        cluster_id = vertex.cluster
+        while cluster_id is not None and cluster_id in graph.clusters:
+            members[cluster_id].add(key)
+            cluster_id = graph.clusters[cluster_id].parent
+    edges = []
+    for cluster_id, inside in members.items():
+        reached = {edge.dst for edge in graph.edges if edge.src in inside and edge.dst in inside}
+        edges += [(titles[cluster_id], ids[key]) for key in inside if key not in reached and key in ids]
+        parent = graph.clusters[cluster_id].parent
+        if parent in titles:
+            edges.append((titles[parent], titles[cluster_id]))
+    return edges
 
 
 # ---------------------------------------------------------------------------------------

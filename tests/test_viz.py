@@ -5,6 +5,7 @@ read the result back: node names, shapes and op labels in the text, fill colours
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ from minigrad.viz import ROLE_COLORS, draw_graph
 HAVE_DOT = viz.dot_available()
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed (apt-get install graphviz)")
 SVG = "{http://www.w3.org/2000/svg}"
-NODE_NAME = re.compile(r"^(t|op|norm|note|hidden)\d+$")
+NODE_NAME = re.compile(r"^(t|op|norm|note|hidden|label)\d+$")
 
 
 # ---------------------------------------------------------------------------------------
@@ -133,6 +134,193 @@ def test_examples_cover_the_cli_list():
     assert set(graph_examples.EXAMPLES) == set(EXPECTED)
 
 
+# ---------------------------------------------------------------------------------------
+# Geometry read back from the SVG: text inside its box, edges clear of cluster titles
+# ---------------------------------------------------------------------------------------
+#: Space kept between a line of text and any line of its box. Viewers draw text a few
+#: percent wider or narrower than dot measured it (hinting, another font for Helvetica),
+#: so text that merely touches a border at dot's widths is drawn across it.
+CLEARANCE = 2.0
+
+
+def _numbers(text: str) -> list:
+    values = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text)]
+    return list(zip(values[0::2], values[1::2]))
+
+
+def dot_text_widths(texts: set) -> dict:
+    """(string, font size, bold) -> its width as dot measures it, from one run of ``dot``.
+
+    Each string is laid out alone in a margin-free box, so the box is the text (the SVG
+    writes a run of spaces as a space and non-breaking spaces, measured as drawn).
+    """
+    keys = sorted(texts)
+    lines = ['digraph widths { node [shape=box margin=0 width=0 height=0 fontname="Helvetica"];']
+    for index, (text, size, bold) in enumerate(keys):
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\xa0", "&#160;")
+        if bold:
+            escaped = f"<B>{escaped}</B>"
+        lines.append(f"n{index} [fontsize={size} label=<{escaped}>];")
+    lines.append("}")
+    svg = subprocess.run(["dot", "-Tsvg"], input="\n".join(lines), capture_output=True, text=True, check=True).stdout
+    widths = {}
+    for group in ET.fromstring(svg).iter(f"{SVG}g"):
+        if group.get("class") == "node":
+            xs = [x for x, _ in _numbers(group.find(f"{SVG}polygon").get("points"))]
+            widths[keys[int(group.find(f"{SVG}title").text[1:])]] = max(xs) - min(xs)
+    return widths
+
+
+def svg_texts(group) -> list:
+    """The text lines drawn in ``group``: (string, size, bold, x0, baseline y)."""
+    found = []
+    for element in group.iter(f"{SVG}text"):
+        found.append((element.text or "", float(element.get("font-size", "14")),
+                      element.get("font-weight") == "bold", element.get("text-anchor", "start"),
+                      float(element.get("x")), float(element.get("y"))))
+    return found
+
+
+def _placed(text, widths) -> tuple:
+    """(x0, x1, top, bottom) of one text line drawn at the width dot measures."""
+    string, size, bold, anchor, x, y = text
+    width = widths[(string, size, bold)]
+    x0 = x if anchor == "start" else x - width / 2 if anchor == "middle" else x - width
+    return x0, x0 + width, y - 0.8 * size, y + 0.2 * size
+
+
+def _span(polygon, y: float):
+    """The horizontal extent of ``polygon`` on the line at height ``y`` (None if it misses it)."""
+    crossings = []
+    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1]):
+        if min(y1, y2) <= y <= max(y1, y2):
+            crossings += [x1, x2] if y1 == y2 else [x1 + (y - y1) * (x2 - x1) / (y2 - y1)]
+    return (min(crossings), max(crossings)) if crossings else None
+
+
+def text_overflows(path) -> list:
+    """Every text line of every node that is wider than its box, or crosses a line drawn in it.
+
+    A line of text must keep ``CLEARANCE`` from its box's outline at its top, middle and
+    baseline (so a note's folded corner counts) and from every other line drawn in the
+    node (the fold's edges). Widths are dot's own, for the exact strings the SVG draws.
+    Cluster titles (text nodes) must lie inside their cluster's outline.
+    """
+    root = ET.parse(path).getroot()
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class", "").startswith(("node", "cluster"))]
+    texts = {t[:3] for g in groups for t in svg_texts(g)}
+    widths = dot_text_widths(texts) if texts else {}
+    clusters = []
+    for group in groups:
+        if group.get("class") == "cluster":
+            outline = group.find(f"{SVG}polygon")
+            outline = outline if outline is not None else group.find(f"{SVG}path")
+            points = _numbers(outline.get("points") or outline.get("d"))
+            clusters.append((group.find(f"{SVG}title").text, points))
+    problems = []
+    for group in groups:
+        if not group.get("class").startswith("node"):
+            continue
+        name = group.find(f"{SVG}title").text
+        polygons = [_numbers(p.get("points")) for p in group.iter(f"{SVG}polygon")]
+        ellipses = [tuple(float(e.get(k)) for k in ("cx", "cy", "rx", "ry")) for e in group.iter(f"{SVG}ellipse")]
+        strokes = [_numbers(p.get("points")) for p in group.iter(f"{SVG}polyline")]
+        for text in svg_texts(group):
+            x0, x1, top, bottom = _placed(text, widths)
+            if not polygons and not ellipses:   # a cluster's title: inside the cluster's outline
+                inside = [c for c, points in clusters
+                          if min(p[0] for p in points) + CLEARANCE <= x0 and x1 <= max(p[0] for p in points) - CLEARANCE
+                          and min(p[1] for p in points) <= top and bottom <= max(p[1] for p in points)]
+                if not inside:
+                    problems.append(f"{name}: {text[0]!r} lies outside every cluster")
+                continue
+            for y in (top, (top + bottom) / 2, text[5]):
+                spans = [s for s in (_span(p, y) for p in polygons) if s]
+                spans += [(cx - rx * (1 - ((y - cy) / ry) ** 2) ** 0.5, cx + rx * (1 - ((y - cy) / ry) ** 2) ** 0.5)
+                          for cx, cy, rx, ry in ellipses if abs(y - cy) < ry]
+                left = min((s[0] for s in spans), default=math.inf)
+                right = max((s[1] for s in spans), default=-math.inf)
+                if x0 < left + CLEARANCE or x1 > right - CLEARANCE:
+                    problems.append(f"{name}: {text[0]!r} spans x {x0:.1f}..{x1:.1f} at y {y:.1f}, "
+                                    f"its box {left:.1f}..{right:.1f}")
+                    break
+            for stroke in strokes:
+                for (ax, ay), (bx, by) in zip(stroke, stroke[1:]):
+                    crosses_x = min(ax, bx) <= x1 + CLEARANCE and max(ax, bx) >= x0 - CLEARANCE
+                    crosses_y = min(ay, by) <= bottom and max(ay, by) >= top
+                    if crosses_x and crosses_y:
+                        problems.append(f"{name}: {text[0]!r} crosses a line of its box at ({ax:.1f}, {ay:.1f})")
+    return problems
+
+
+def _bezier_points(d: str, steps: int = 24) -> list:
+    """Points along an SVG path of cubic Bezier segments (what dot draws for an edge)."""
+    points = _numbers(d)
+    sampled = [points[0]]
+    for start in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[start:start + 4]
+        for step in range(1, steps + 1):
+            t = step / steps
+            a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3
+            sampled.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+    return sampled
+
+
+def edges_through_titles(path) -> list:
+    """Every edge that passes through the text of a cluster's title (a title node, or a label)."""
+    root = ET.parse(path).getroot()
+    titles = [g for g in root.iter(f"{SVG}g") if "cluster-title" in g.get("class", "") or g.get("class") == "cluster"]
+    texts = [t for g in titles for t in svg_texts(g)]
+    widths = dot_text_widths({t[:3] for t in texts}) if texts else {}
+    boxes = [(t[0], _placed(t, widths)) for t in texts]
+    crossings = []
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") != "edge":
+            continue
+        edge = group.find(f"{SVG}title").text
+        for curve in group.iter(f"{SVG}path"):
+            for x, y in _bezier_points(curve.get("d")):
+                hit = next((text for text, (x0, x1, top, bottom) in boxes if x0 < x < x1 and top < y < bottom), None)
+                if hit is not None:
+                    crossings.append(f"edge {edge} crosses the title line {hit!r}")
+                    break
+    return crossings
+
+
+@needs_dot
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_example_text_fits_its_boxes_and_edges_clear_titles(example, backward, tmp_path):
+    out = tmp_path / f"{example}.svg"
+    assert graph_examples.main([example, "--out", str(out), *(["--backward"] if backward else [])]) == 0
+    assert text_overflows(out) == []
+    assert edges_through_titles(out) == []
+
+
+@needs_dot
+def test_the_overflow_check_finds_text_wider_than_its_box(tmp_path):
+    """The checks above fail on the faults they look for: a fixed-width box, a note's fold,
+    a title an edge runs through."""
+    graph = "\n".join([
+        'digraph { node [fontname="Helvetica" fontsize=10];',
+        'narrow [shape=box fixedsize=true width=0.5 label="a label far wider than half an inch"];',
+        'fold [shape=note margin="0.02,0.02" label="power iteration (no_grad)\\lv = normalize(W^T u)\\l"];',
+        'subgraph cluster_a { label=""; title [shape=plaintext class="cluster-title" label="a wide cluster title line"];'
+        ' inside; title -> inside [style=invis]; }',
+        'above -> inside [constraint=false]; above -> title [style=invis];',
+        'subgraph cluster_b { label="a cluster label, which dot draws edges through"; inner; }',
+        'top -> inner; }',
+    ])
+    path = tmp_path / "faults.svg"
+    path.write_text(subprocess.run(["dot", "-Tsvg"], input=graph, capture_output=True, text=True, check=True).stdout)
+    problems = text_overflows(path)
+    assert any(p.startswith("narrow: 'a label far wider than half an inch'") for p in problems), problems
+    assert any(p.startswith("fold: 'power iteration (no_grad)'") for p in problems), problems
+    assert not any(p.startswith(("title", "inside", "above")) for p in problems), problems
+    assert edges_through_titles(path) == [
+        "edge top->inner crosses the title line 'a cluster label, which dot draws edges through'"]
+
+
 @needs_dot
 @pytest.mark.parametrize("example", sorted(EXPECTED))
 def test_example_svg_content(example, tmp_path):
@@ -157,13 +345,16 @@ def test_example_svg_content(example, tmp_path):
         node = node_named(nodes, name)
         assert ROLE_COLORS["buffer"] in node["fills"], name
         assert ROLE_COLORS["parameter"] not in node["fills"]
+    # The batch x is an input (green), whether or not it requires grad; never "constant".
+    x = node_named(nodes, "x")
+    assert ROLE_COLORS["input"] in x["fills"] and x["class"] == "node tensor input"
     # Node names are the sequential ones, never a raw id().
     for title, node in nodes.items():
         assert NODE_NAME.match(title), title
         assert node["id"] == title
     svg = out.read_text()
     for element_id in re.findall(r'id="([^"]+)"', svg):
-        assert re.match(r"^(a_)?((t|op|norm|note|hidden)\d+|graph\d|clust\d+|edge\d+)$", element_id), element_id
+        assert re.match(r"^(a_)?((t|op|norm|note|hidden|label)\d+|graph\d|clust\d+|edge\d+)$", element_id), element_id
     for title in re.findall(r"<title>([^<]+)</title>", svg):
         assert not re.search(r"\d{6,}", title), title
 
@@ -173,19 +364,20 @@ def test_spectral_norm_cluster_shows_power_iteration_feeding_sigma(tmp_path):
     out = tmp_path / "sn.svg"
     assert graph_examples.main(["spectral-norm", "--out", str(out)]) == 0
     svg = out.read_text()
-    tree = ET.parse(out)
-    clusters = {}
-    for group in tree.iter(f"{SVG}g"):
-        if group.get("class") == "cluster":
-            clusters[group.find(f"{SVG}title").text] = " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
-    assert "spectral_norm(weight)" in clusters["cluster_norm0"]
-    assert "fused op 'spectral_normalize'" in clusters["cluster_norm0"]   # norms.spectral's op
-    assert "drawn as the composite it equals" in clusters["cluster_norm0"]
-    assert "weight_orig / sigma" in clusters["cluster_norm0"]
-    assert "no gradient" in clusters["cluster_norm0_nograd"]
-    # u and v are drawn inside the no-grad cluster, with the power iteration that made them
-    # (SVG does not nest clusters, so membership is read from the DOT source).
+    # Each cluster's title is a text node drawn first inside it (SVG does not nest clusters,
+    # so membership is read from the DOT source).
+    nodes = svg_nodes(out)
+    titles = {title: " ".join(node["texts"]) for title, node in nodes.items() if "cluster-title" in node["class"]}
+    assert len(titles) == 2
     source = graph_examples.build("spectral-norm").source
+    norm_title, = [t for t in titles.values() if t.startswith("spectral_norm(weight)")]
+    assert "fused op 'spectral_normalize'" in norm_title   # norms.spectral's op
+    assert "drawn as the composite it equals" in norm_title
+    assert "weight_orig / sigma" in norm_title
+    assert list(titles.values()).count("no gradient") == 1
+    assert re.search(r'label\d+ \[label="no gradient" class="cluster-title"', cluster_block(source, "cluster_norm0_nograd"))
+    # the titles sit above everything in their cluster: invisible edges from each title
+    assert len(re.findall(r"label\d+ -> \w+ \[style=invis\]", source)) >= 3
     no_grad_block = cluster_block(source, "cluster_norm0_nograd")
     for name in ("<B>weight_u</B>", "<B>weight_v</B>", "power iteration (no_grad)", "v = normalize(W^T u)"):
         assert name in no_grad_block, name
