@@ -123,12 +123,15 @@ def symbolic_inputs(shapes: Sequence[tuple], domain="real", names: Sequence[str]
 
 
 def _exact(value):
-    """A SymPy expression with every Float replaced by the rational it spells (0.01 -> 1/100)."""
+    """A SymPy expression with every Float replaced by the rational it spells (0.01 -> 1/100).
+
+    The same rule as the engine's (``backend.exact``), for Floats that SymPy itself made.
+    """
     sp = _sp()
     expr = sp.sympify(value)
     floats = expr.atoms(sp.Float)
     if floats:
-        expr = expr.xreplace({f: sp.Rational(repr(float(f))) for f in floats})
+        expr = expr.xreplace({f: backend.exact(float(f)) for f in floats})
     return expr
 
 

@@ -224,3 +224,25 @@ def test_an_error_inside_the_function_is_raised_to_the_caller():
     with pytest.raises(KeyError, match="no such weight"):
         symbolic_check(broken, [(2,)], seed=0)
 
+
+
+# -- exact arithmetic: Python floats become the rationals they spell ---------------------------
+def test_half_the_squared_mean_is_proved_with_exact_rationals():
+    result = symbolic_check(lambda x: 0.5 * x.mean() ** 2, [(3,)], seed=0)
+    assert (result.ok, result.verdict) == (True, "proved"), result.report
+
+
+def test_derive_prints_exact_thirds_and_ninths():
+    formula = derive(lambda x: 0.5 * x.mean() ** 2, [(3,)], name="f")
+    a = formula.inputs[0].data
+    assert all(sp.expand(formula.gradients["a"][j] - sum(a) / 9) == 0 for j in range(3))
+    assert "a_0/9" in str(formula) and "1111111111111111" not in str(formula)
+    assert not any(isinstance(atom, sp.Float) for g in formula.gradients["a"] for atom in sp.preorder_traversal(g))
+
+
+def test_float_weights_become_exact_fractions_in_a_derived_gradient():
+    weights = mg.tensor([[0.1, 0.2]])
+    formula = derive(lambda x: (x * weights).sum() ** 2, [(1, 2)], name="f")
+    a = formula.inputs[0].data
+    expected = sp.Matrix([[a[0, 0] / 50 + a[0, 1] / 25, a[0, 0] / 25 + 2 * a[0, 1] / 25]])
+    assert sp.expand(formula.gradients["a"] - expected) == sp.zeros(1, 2), formula
