@@ -77,7 +77,7 @@ assert abs(tc.grad.item() - df_dc) < 1e-15
 
 # %% [markdown]
 # The graph is there to inspect: each result knows the op that produced it and that op's
-# inputs. (The `minigrad.viz` notebook draws it.)
+# inputs. `minigrad.viz.show` draws it (the second cell below).
 
 # %%
 node = tf.grad_fn
@@ -87,6 +87,13 @@ while node is not None:
     node = node.parents[0].grad_fn
 print(" <- ".join(chain))
 assert chain == ["tanh", "add", "mul"]
+
+# %%
+from minigrad.viz import draw_graph, show
+
+source = draw_graph(tf).source  # the DOT text: one box per tensor, one ellipse per op
+assert all(source.count(f"<B>{op}</B>") == 1 for op in ("mul", "add", "tanh"))
+show(tf)  # the picture in Jupyter (the DOT text when Graphviz's `dot` is not installed)
 
 # %% [markdown]
 # ## Vectors: the vector-Jacobian product
