@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad import ops
+from minigrad import backend, ops
 from minigrad.tensor import Tensor, lift
 from minigrad.ops.fused import cross_entropy_indices, linear as fused_linear
 
@@ -37,13 +37,30 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 
 
 def relu(x) -> Tensor:
-    """max(x, 0), with gradient 0 at 0 (as PyTorch)."""
+    """max(x, 0) elementwise.
+
+    d relu(x)/dx = 1 for x > 0, 0 for x <= 0: the kink x = 0 gets 0, as in PyTorch. The
+    test is "not (x <= 0)" (PyTorch's threshold rule), so NaN propagates: relu(nan) = nan
+    with gradient 1, and relu(-inf) = 0. On SymPy data a comparison has no truth value, so
+    relu is x * Piecewise((1, x > 0), (0, True)) with the Piecewise a constant: the same
+    gradient, 0 at the kink, and SymPy proves it equal to diff away from the kink.
+    """
     x = lift(x)
-    return ops.where(x.data > 0, x, 0.0)
+    if x.dtype == object:
+        return ops.mul(x, Tensor._constant(backend.step(x.data)))
+    return ops.where(~(x.data <= 0), x, 0.0)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise (elementwise).
+
+    d/dx = 1 for x > 0 and negative_slope for x <= 0 (the kink takes the slope, as
+    PyTorch's leaky_relu_backward). NaN propagates with gradient negative_slope (PyTorch's
+    too). On SymPy data: x * Piecewise((1, x > 0), (negative_slope, True)), the slope exact.
+    """
     x = lift(x)
+    if x.dtype == object:
+        return ops.mul(x, Tensor._constant(backend.step(x.data, negative_slope)))
     return ops.where(x.data > 0, x, ops.mul(x, negative_slope))
 
 
@@ -62,15 +79,23 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) with the max subtracted first (the max gets no gradient: it cancels)."""
+    """log(sum(exp(x))) over ``axis``, computed as m + log(sum(exp(x - m))) with m the max.
+
+    Gradient: softmax(x) along the axes (m is held constant: it cancels). An infinite max
+    is not subtracted (m = 0 there, as PyTorch does), so a slice of all -inf gives -inf
+    and one holding +inf gives inf, never inf - inf = NaN; the gradient at such a slice is
+    0/0 or inf/inf = NaN on the infinite entries, as in PyTorch (softmax is undefined there).
+    A 0-d tensor takes axis 0 or -1 and returns itself (gradient 1).
+    """
     x = lift(x)
+    axes = ops.normalize_axis(axis, x.ndim, "logsumexp")
     if x.dtype == object:
-        return ops.log(ops.sum_(ops.exp(x), axis, keepdims))
-    shift = Tensor._constant(np.max(x.data, axis=axis, keepdims=True))
-    total = ops.log(ops.sum_(ops.exp(ops.sub(x, shift)), axis, keepdims=True))
+        return ops.log(ops.sum_(ops.exp(x), axes, keepdims))
+    peak = np.max(x.data, axis=axes, keepdims=True)
+    shift = Tensor._constant(np.where(np.isinf(peak), np.zeros_like(peak), peak))
+    total = ops.log(ops.sum_(ops.exp(ops.sub(x, shift)), axes, keepdims=True))
     out = ops.add(total, shift)
     if not keepdims:
-        axes = ops.normalize_axis(axis, x.ndim, "logsumexp")
         out = ops.reshape(out, tuple(s for i, s in enumerate(x.shape) if i not in axes))
     return out
 

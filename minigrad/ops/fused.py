@@ -17,17 +17,20 @@ class LogSoftmax(Primitive):
     """log softmax(a) along ``axis``: a - logsumexp(a).
 
     grad_a = g - softmax(a) * sum(g, axis), with softmax(a) = exp(output).
+    A 0-d input (``axis`` ()) is a softmax over one entry: the output is 0 and the
+    gradient 0, as PyTorch's log_softmax(x, -1) on a 0-d tensor.
     """
 
     name = "log_softmax"
-    no_zero_d = "0-d input is being added: until then log_softmax normalises over an axis"
     formula = "grad_a = g - exp(out) * sum(g, axis)"
-    examples = [(((3, 4),), {"axis": 1}), (((3, 4),), {"axis": 0}), (((5,),), {"axis": 0})]
+    examples = [(((3, 4),), {"axis": 1}), (((3, 4),), {"axis": 0}), (((5,),), {"axis": 0}),
+                (((),), {"axis": ()})]
 
     @staticmethod
     def forward(ctx, a, axis):
         if a.dtype == object:  # no max to subtract symbolically; the identity is the same
-            total = np.sum(backend.exp(a), axis=axis, keepdims=True)
+            # (asarray: over no axis, NumPy hands back the bare expression of a 0-d input)
+            total = np.asarray(np.sum(backend.exp(a), axis=axis, keepdims=True), dtype=object)
             return a - backend.log(total)
         # (the ufuncs' reduce directly: ndarray.max/.sum add a Python-level wrapper per call)
         shifted = a - np.maximum.reduce(a, axis=axis, keepdims=True)
@@ -45,8 +48,10 @@ def log_softmax(a, axis: int = -1):
     from minigrad.ops.reduce import normalize_axis
 
     a = lift(a)
-    (axis,) = normalize_axis(axis, a.ndim, "log_softmax")
-    return apply(LogSoftmax, a, axis=axis)
+    axes = normalize_axis(axis, a.ndim, "log_softmax")  # () for a 0-d tensor
+    if len(axes) > 1:
+        raise TypeError(f"log_softmax: axis must be one int, got {axis!r} for shape {a.shape}")
+    return apply(LogSoftmax, a, axis=axes[0] if axes else ())
 
 
 from minigrad.ops.elementwise import _array_constant, exp, mul, sub  # noqa: E402

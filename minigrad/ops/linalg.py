@@ -267,8 +267,8 @@ def _check_spectral_gaps(op: str, shape: tuple, values: np.ndarray, needs_invers
     raise ValueError(
         f"{op}: the derivative of the singular vectors of the input of shape {shape} is undefined: "
         f"it has {problem}{where}, s = {np.array2string(values[index], precision=6)}, and the "
-        f"formula divides by {'s' if not repeated[index] else 's_j^2 - s_i^2'}. This derivative is what second derivatives "
-        f"of svdvals and matrix_norm(ord='nuc'/2/-2) need (create_graph=True). The first derivative "
+        f"formula divides by {'s_j^2 - s_i^2' if repeated[index] else 's'}. This derivative is what "
+        f"second derivatives of svdvals and matrix_norm(ord='nuc'/2/-2) need (create_graph=True). The first derivative "
         f"is fine there; for second derivatives use an input with distinct, non-zero singular values."
     )
 

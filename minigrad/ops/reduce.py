@@ -9,25 +9,31 @@ from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imp
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple:
-    """Turn ``axis`` (None, an int or a tuple of ints, negatives allowed) into sorted axes."""
+    """Turn ``axis`` (None, an int or a tuple of ints, negatives allowed) into sorted axes.
+
+    A 0-d tensor accepts axis 0 and -1, as PyTorch does (its one "axis" has length 1), and
+    reducing over it reduces over no axis at all: the result is the tensor itself, so this
+    returns ().
+    """
     if axis is None:
         return tuple(range(ndim))
     if type(axis) is int and 0 <= axis < ndim:
         return (axis,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     out = []
     for item in axes:
-        if not isinstance(item, (int, np.integer)):
+        if not isinstance(item, (int, np.integer)) or isinstance(item, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= item < max(ndim, 1) or (ndim == 0 and item not in (0, -1)):
+        if not low <= item <= high:
             raise IndexError(
                 f"{op}: axis {item} is out of range for a tensor of {ndim} dimension(s); "
-                f"use an axis in [{-ndim}, {ndim - 1}]."
+                f"use an axis in [{low}, {high}]."
             )
         out.append(int(item) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
-    return tuple(sorted(out))
+    return () if ndim == 0 else tuple(sorted(out))
 
 
 def _kept_shape(shape: tuple, axes: tuple) -> tuple:
@@ -74,11 +80,16 @@ class Sum(Primitive):
 
 @register
 class Max(Primitive):
-    """Largest entry over axes; ties share the gradient equally (PyTorch's amax rule)."""
+    """Largest entry over axes; ties share the gradient equally (PyTorch's amax rule).
+
+    grad_a = g * [a = max] / (number of entries equal to the max), so the kink (a tie)
+    splits g evenly. On SymPy data the max is sympy.Max and [a = max] is
+    Piecewise((1, Eq(a, max)), (0, True)): the same rule, ties included; SymPy writes its
+    own derivative with Heaviside, so the two agree away from ties (checked at points).
+    """
 
     name = "max"
     formula = "d max(a, axis): grad_a = g * [a = max] / (number of ties)"
-    symbolic = False
     domain = "distinct"
     examples = [
         (((3, 4),), {"axis": (0, 1), "keepdims": False}),
@@ -89,14 +100,19 @@ class Max(Primitive):
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        backend.require_numeric("max", a)
         if a.size == 0:
             raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
-        out = np.max(a, axis=axis, keepdims=keepdims)
+        kept_shape = _kept_shape(a.shape, axis)
+        if a.dtype == object:  # comparisons of symbols have no truth value: sympy.Max
+            kept = _symbolic_max(a, axis).reshape(kept_shape)
+            out = kept if keepdims else kept.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axis))
+        else:
+            out = np.max(a, axis=axis, keepdims=keepdims)
         if ctx is not None:
-            kept = out if keepdims else out.reshape(_kept_shape(a.shape, axis))
-            hits = (a == kept).astype(a.dtype)
-            ctx.saved = hits / np.sum(hits, axis=axis, keepdims=True)
+            kept = out if keepdims else out.reshape(kept_shape)
+            hits = _is_peak(a, kept)
+            # (asarray: on a 0-d input NumPy hands back a scalar, SymPy's or NumPy's)
+            ctx.saved = np.asarray(hits / np.sum(hits, axis=axis, keepdims=True), dtype=a.dtype)
         return out
 
     @staticmethod
@@ -104,6 +120,29 @@ class Max(Primitive):
         (a,) = ctx.parents
         spread = _expand(grad, a.shape, ctx.attrs["axis"], ctx.attrs["keepdims"])
         return (mul(spread, Tensor._constant(ctx.saved)),)
+
+
+def _symbolic_max(a: np.ndarray, axis: tuple) -> np.ndarray:
+    """sympy.Max over ``axis`` of an object array (the kept axes first, in order)."""
+    sp = backend.sympy()
+    rest = [i for i in range(a.ndim) if i not in axis]
+    rows = np.transpose(a, rest + list(axis)).reshape([a.shape[i] for i in rest] + [-1])
+    out = np.empty(rows.shape[:-1], dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = sp.Max(*rows[index])
+    return out
+
+
+def _is_peak(a: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """1 where an entry equals the max of its slice, else 0 (Piecewise of Eq for SymPy)."""
+    if a.dtype != object:
+        return (a == kept).astype(a.dtype)
+    sp = backend.sympy()
+    peaks = np.broadcast_to(kept, a.shape)
+    out = np.empty(a.shape, dtype=object)
+    for index in np.ndindex(a.shape):
+        out[index] = sp.Piecewise((1, sp.Eq(a[index], peaks[index])), (0, True))
+    return out
 
 
 def sum_(a, axis=None, keepdims: bool = False):
