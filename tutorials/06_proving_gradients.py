@@ -40,7 +40,7 @@ import minigrad as mg
 from minigrad.gradcheck import GradcheckError, check_gradients, gradcheck
 from minigrad.ops import getitem, matmul, mul, transpose
 from minigrad.ops.registry import Primitive, apply, register, unregister
-from minigrad.symbolic import derive, symbolic_check
+from minigrad.symbolic import derive, derive_textbook, symbolic_check
 from norms import frobenius_norm, layer_norm, rms_norm, weight_normalize
 from norms.derivations import derivation
 
@@ -192,6 +192,20 @@ for label, result in checks.items():
     assert result.ok and result.method == "proved"
 
 # %% [markdown]
+# A check ends in one of four verdicts, and only the first two count as a pass (`.ok`):
+# **proved**; **matched at points** (simplify ran out of time, and every entry agreed
+# exactly at a few random rational points: strong evidence, not a proof); **failed** (a
+# counterexample); **not checkable** (the function has no SymPy form, like the SVD, or the
+# work did not fit in the wall-time `budget`, default 10 s, which covers everything from the
+# symbolic run to the last point). "Not checkable" is never a pass: finite differences are
+# all we have there.
+
+# %%
+svd_based = symbolic_check(lambda a: mg.svdvals(a).sum(), [(2, 2)], name="svdvals")
+print(svd_based.verdict, "|", svd_based.method, "| ok =", svd_based.ok)
+assert (svd_based.verdict, svd_based.ok) == ("not checkable", False)
+
+# %% [markdown]
 # ### Closed forms
 #
 # The third witness is the formula a textbook (and each op's docstring) states.
@@ -205,6 +219,19 @@ for name in ("frobenius", "spectral", "weight_norm", "batch_norm", "pixel_norm")
     proved = entry.proved()
     print(f"{name:<12} {'proved' if proved else 'NOT PROVED':<7}  {entry.statement}")
     assert proved
+
+# %% [markdown]
+# `minigrad derive NAME` (or `derive_textbook` in Python) puts the engine and the textbook
+# side by side: it runs the engine's norm on symbols, writes the textbook's closed form in
+# the same symbols, and proves the two equal entry by entry. Here weight norm, whose
+# gradient the textbook writes as a projection: $\nabla_v = \frac{g}{\|v\|}\big(I -
+# \frac{v v^\top}{\|v\|^2}\big)\nabla_w$ (G below is the incoming gradient $\nabla_w$).
+# From a shell: `minigrad derive weight-norm --shape 1x1 --shape 1x3`.
+
+# %%
+side_by_side = derive_textbook("weight-norm", [(1, 1), (1, 3)])
+print(side_by_side.text())
+assert side_by_side.verdicts == {"g": "proved", "v": "proved"}
 
 # %% [markdown]
 # ## 3. Planted bugs, and how the reports point at them
@@ -389,8 +416,8 @@ assert not any(name.startswith("tutorial_") for name in REGISTRY)  # the planted
 # | witness | answers | strength | limit |
 # |---|---|---|---|
 # | `gradcheck` (full) | every Jacobian entry within tolerance? | any function, any size | samples; needs float64; cost grows with the size |
-# | `gradcheck(fast_mode=True)` | one random projection | any size, 3 forward + 1 backward | one direction per check |
-# | `symbolic_check` | engine = `sympy.diff` for all inputs? | a proof | small shapes; no SVD or max |
+# | `gradcheck(fast_mode=True)` | one random projection | any size, 3 forward + 1 backward | one direction per check; a hint only when a second projection confirms it |
+# | `symbolic_check` | engine = `sympy.diff` for all inputs? | a proof | small shapes, within a wall-time budget; no SVD |
 # | `norms.derivations` | closed form = `sympy.diff`? | ties code to the textbook | one fixed shape per norm |
 #
 # When a check fails, read the report from the top: *which* output and input, the worst
