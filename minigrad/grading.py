@@ -70,6 +70,7 @@ class TaskResult:
     seconds: float = 0.0
     trusted: bool = True  # False for a self-check (no instructor's copy)
     output: str = ""  # the start of what the worker printed (control characters removed)
+    output_bytes: int = 0  # how much it printed in all
 
 
 # ---------------------------------------------------------------------------------------
@@ -492,7 +493,10 @@ def _run_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: li
         result.summary = clean(str(error), 600)
     finally:
         report = worker.close()
-        result.output = clean(report.output, 2000) if report.output else ""
+        result.output_bytes = report.output_bytes
+        if report.output_bytes:
+            head = clean(report.output.split("\n[... ")[0], 2000)
+            result.output = head if report.output_bytes <= len(head) else f"{head}\n[... {report.output_bytes} bytes printed in all]"
 
 
 def _check(worker: SandboxedWorker, case: dict, reference: dict | None) -> dict:
@@ -595,28 +599,51 @@ def grade(directory: str | Path, timeout: float = 60.0, jobs: int | None = None,
     ``source`` it is a self-check of ``directory`` against its own manifest and tests.
     Tasks run ``jobs`` at a time (default: the number of CPUs), each in its own worker.
     """
-    directory = Path(directory).resolve()
-    source = Path(source).resolve() if source is not None else None
-    plans = _plan(directory, source)
+    if source is None:
+        directory = Path(directory).resolve()
+        return _grade_all([(directory, _plan(directory, None))], None, timeout, jobs, limits)[0]
+    return grade_submissions([directory], source, timeout=timeout, jobs=jobs, limits=limits)[0]
+
+
+def grade_submissions(directories: list, source: str | Path, timeout: float = 60.0, jobs: int | None = None,
+                      limits: Limits | None = None) -> list:
+    """Grade several submissions against one instructor's copy (references computed once).
+
+    Returns, for each submission in order, its list of :class:`TaskResult`.
+    """
+    source = Path(source).resolve()
+    submissions = []
+    for directory in directories:
+        directory = Path(directory).resolve()
+        submissions.append((directory, _plan(directory, source)))
+    return _grade_all(submissions, source, timeout, jobs, limits)
+
+
+def _grade_all(submissions: list, source: Path | None, timeout: float, jobs: int | None, limits: Limits | None) -> list:
     limits = limits or Limits(seconds=timeout)
-    # What a worker must never see: the instructor's copy, and the folders beside the submission.
-    hide = [] if source is None else [str(source), str(directory.parent)]
     jobs = jobs or max(os.cpu_count() or 1, 1)
     with ThreadPoolExecutor(max_workers=jobs) as ref_pool, ThreadPoolExecutor(max_workers=jobs) as task_pool:
         references = {}
-        for plan in plans:
-            if source is None:
-                references[plan.name] = None
-            else:
-                references[plan.name] = ref_pool.submit(_safe_references, plan, limits, hide)
+        if source is not None:
+            # What a worker must never see: the instructor's copy (and, below, the submission's neighbours).
+            for plan in submissions[0][1]:
+                references[plan.name] = ref_pool.submit(_safe_references, plan, limits, [str(source)])
 
-        def one(plan, task):
-            reference = references[plan.name]
-            reference = reference.result() if reference is not None else None
+        def one(directory: Path, plan: _Assignment, task: dict) -> TaskResult:
+            future = references.get(plan.name)
+            reference = future.result() if future is not None else None
+            hide = [] if source is None else [str(source), str(directory.parent)]
             return _grade_task(plan, task, reference, limits, hide)
 
-        work = [(plan, task) for plan in plans for task in sorted(plan.spec["tasks"], key=lambda t: task_key(t["id"]))]
-        return list(task_pool.map(lambda item: one(*item), work))
+        work = [(directory, plan, task) for directory, plans in submissions for plan in plans
+                for task in sorted(plan.spec["tasks"], key=lambda t: task_key(t["id"]))]
+        results = list(task_pool.map(lambda item: one(*item), work))
+    grouped, index = [], 0
+    for _, plans in submissions:
+        count = sum(len(plan.spec["tasks"]) for plan in plans)
+        grouped.append(results[index:index + count])
+        index += count
+    return grouped
 
 
 def _safe_references(plan: _Assignment, limits: Limits, hide: list):
@@ -741,4 +768,4 @@ def run(args) -> int:
 
 
 __all__ = ["HIDDEN_NAME", "TaskResult", "as_gradescope", "as_json", "clean", "find_assignments", "format_table",
-           "grade", "run"]
+           "grade", "grade_submissions", "run"]

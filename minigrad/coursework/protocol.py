@@ -78,8 +78,7 @@ def _decode_header(text: bytes, max_payload: int) -> tuple:
         raise ProtocolError("'__arrays__' is not a list")
     sizes = []
     for shape in shapes:
-        if (not isinstance(shape, list) or len(shape) > MAX_DIMS
-                or not all(type(n) is int and 0 <= n <= max_payload for n in shape)):
+        if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(type(n) is int and n >= 0 for n in shape):
             raise ProtocolError(f"an array shape {str(shape)[:80]} is not a list of at most {MAX_DIMS} sizes")
         count = 1
         for n in shape:

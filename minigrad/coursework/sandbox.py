@@ -2,7 +2,7 @@
 
 ``SandboxedWorker`` copies exactly the files it is given (regular files only: never a
 symlink, a folder, a ``conftest.py`` or a ``.pyc``) into a fresh folder, starts
-``python -I -B -S worker.py`` in a new session with a minimal environment and two pipes for
+``python -I -B -S -u worker.py`` (unbuffered: what it printed before a kill is kept) in a new session with a minimal environment and two pipes for
 the protocol, and streams the worker's stdout and stderr through a reader that keeps the
 first ``output_limit`` bytes and only counts the rest (a submission that prints a gigabyte
 costs the grader a counter). ``close()`` kills the worker's process group and then every
@@ -146,7 +146,7 @@ class SandboxedWorker:
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONHASHSEED": "0", "MINIGRAD_SANDBOX": self.marker}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-S", str(WORKER_SCRIPT), str(request_read), str(reply_write)],
+                [sys.executable, "-I", "-B", "-S", "-u", str(WORKER_SCRIPT), str(request_read), str(reply_write)],
                 cwd=str(scratch), env=env, stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
                 pass_fds=(request_read, reply_write), start_new_session=True, close_fds=True,
             )

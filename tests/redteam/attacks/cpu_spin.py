@@ -1,0 +1,3 @@
+# Spin forever at import.
+while True:
+    pass

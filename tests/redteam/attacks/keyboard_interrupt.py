@@ -1,0 +1,2 @@
+# Raise KeyboardInterrupt at import.
+raise KeyboardInterrupt

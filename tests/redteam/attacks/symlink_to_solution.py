@@ -1,0 +1,1 @@
+# (the driver makes the submitted module a symlink to the instructor's solution)

@@ -1,0 +1,42 @@
+"""Grade the red-team submissions against one instructor's copy and print the outcome as JSON.
+
+Run by tests/test_grading_redteam.py in a process of its own, so that an attack that got
+through (a signal to the grader, say) fails the test instead of ending the test run, and
+so that the grader's peak memory is measured alone:
+
+    python driver.py SOURCE TIMEOUT SUBMISSION...
+
+prints {"results": {name: [task, ...]}, "peak_rss_kib": n, "seconds": s, "pid": its pid}.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list) -> int:
+    from minigrad.coursework.sandbox import Limits
+    from minigrad.grading import grade_submissions
+
+    source, timeout, submissions = argv[0], float(argv[1]), argv[2:]
+    limits = Limits(seconds=timeout, address_space=1536 << 20, file_size=8 << 20, scratch_bytes=16 << 20,
+                    processes=12)
+    started = time.monotonic()
+    graded = grade_submissions(submissions, source, timeout=timeout, jobs=3, limits=limits)
+    results = {Path(path).name: [{"id": r.id, "score": r.score, "points": r.points, "status": r.status,
+                                  "summary": r.summary, "output": r.output,
+                                  "checks": [c["report"] for c in r.checks if not c["ok"]]}
+                                 for r in tasks]
+               for path, tasks in zip(submissions, graded)}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: this process only
+    print(json.dumps({"results": results, "peak_rss_kib": peak, "seconds": round(time.monotonic() - started, 2),
+                      "pid": os.getpid()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
