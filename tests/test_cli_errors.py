@@ -162,7 +162,7 @@ def test_graph_good_input_still_works(tmp_path):
 # ---------------------------------------------------------------------------------------
 def test_derive_bad_name(tmp_path):
     assert_one_line_error(minigrad("derive", "nothing-like-this", cwd=tmp_path), "derive",
-                          "'nothing-like-this'", "sigmoid")
+                          "'nothing-like-this'", "frobenius")
 
 
 def test_derive_bad_shape(tmp_path):
