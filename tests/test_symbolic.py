@@ -246,3 +246,18 @@ def test_float_weights_become_exact_fractions_in_a_derived_gradient():
     a = formula.inputs[0].data
     expected = sp.Matrix([[a[0, 0] / 50 + a[0, 1] / 25, a[0, 0] / 25 + 2 * a[0, 1] / 25]])
     assert sp.expand(formula.gradients["a"] - expected) == sp.zeros(1, 2), formula
+
+
+# -- what the check table makes of the verdicts ------------------------------------------------
+def test_a_not_checkable_row_of_the_check_table_passes_on_its_finite_differences():
+    entry = checks.CheckEntry(name="svdvals_sum", fn=lambda a: mg.svdvals(a).sum(), shapes=((2, 2),))
+    record = checks.run_entry(entry, second_order=False)
+    assert (record.symbolic, record.symbolic_ok, record.fd_ok, record.ok) == ("not symbolic", True, True, True)
+
+
+def test_a_sympy_world_row_too_large_for_its_budget_is_shown_not_failed():
+    from minigrad.worlds import cases, check_case
+
+    case = [c for c in cases(REGISTRY["matmul"]) if c.shapes == ((3, 4), (4, 2))][0]
+    result = check_case(case, "sympy", budget=0.01)
+    assert result.ok and result.details["proof"] == "too large to prove in 0.01 s"
