@@ -6,8 +6,9 @@
     page.save("backward.html")                    # one file: open it in any browser, offline
 
 What the page shows
-    the graph     drawn by Graphviz exactly as ``draw_graph(..., backward=True)`` draws it
-                  (roles by colour, norms as clusters), inlined as SVG
+    the graph     drawn by Graphviz as ``draw_graph(..., backward=True, show_grad=False)``
+                  draws it (roles by colour, norms as clusters, VJPs on the ops), inlined as
+                  SVG; the gradients are not on the boxes: they appear step by step
     forward       one step per op, in creation order: the op and the value it produced
     backward      one step per VJP call, in the order the engine made them (decreasing
                   creation number, see ``minigrad.autograd.run_backward``): the incoming
