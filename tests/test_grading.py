@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,7 +57,10 @@ def _by_task(results, folder: str) -> dict:
 
 @pytest.fixture(scope="module")
 def solutions():
-    return grade(ASSIGNMENTS, source=ASSIGNMENTS, timeout=60)
+    started = time.monotonic()
+    results = grade(ASSIGNMENTS, source=ASSIGNMENTS, timeout=60)
+    results[0].wall_seconds = time.monotonic() - started  # read by the timing test
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +95,11 @@ def test_solutions_get_full_points(solutions):
     assert sum(r.score for r in solutions) == sum(POINTS.values()) == 48
     assert len(solutions) == 16
     assert all(r.trusted for r in solutions)
+
+
+def test_grading_all_six_solutions_takes_under_a_minute(solutions):
+    # 16 task workers and 6 reference workers; about 12 s on two busy CPUs
+    assert solutions[0].wall_seconds < 60
 
 
 def test_every_task_is_compared_with_the_solution(solutions):
