@@ -208,7 +208,7 @@ def reproduce_weight_norm(report: TourReport) -> None:
                                          np.ravel(restored), post=np.ravel(POST["weight_norm_v"])))
     report.meaning["weight norm"] = (
         f"weight_norm writes each row of W as g * v / ||v||: g is the row's length (the post's four values) and "
-        f"v its direction, so the layer computes the same output (the same {_within(float(np.max(np.abs(after - before))))}"
+        f"v its direction, so the layer's output stays the same ({_within(float(np.max(np.abs(after - before))))}"
         f") and removing it gives W back; training then moves a "
         f"row's length and direction separately."
     )
@@ -689,7 +689,7 @@ def write_html(report: TourReport, out: Path) -> Path:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>minigrad tour</title>",
         "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;line-height:1.4}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
-        "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}pre{background:#f6f6f6;padding:0.6em}"
+        "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}pre{background:#f6f6f6;padding:0.6em;white-space:pre-wrap;overflow-wrap:anywhere}"
         "p.meaning{border-left:3px solid #9bb;padding-left:0.6em}</style>",
         "</head><body><h1>minigrad tour</h1>",
         f"<p>Status: <b>{'every check passed' if report.ok else 'SOME CHECKS FAILED'}</b>. The post prints four "
