@@ -648,6 +648,7 @@ def _plot_training(plt, report: TourReport, out: Path) -> None:
     figure, axis = plt.subplots(figsize=(5, 3.2))
     for label, result in report.training.items():
         axis.plot(result["losses"], label=label)
+    axis.set_yscale("log")  # the scaled runs start an order of magnitude higher
     axis.set_xlabel("step")
     axis.set_ylabel("cross-entropy")
     axis.set_title("Training loss")
@@ -744,8 +745,9 @@ def write_html(report: TourReport, out: Path) -> Path:
         for key in plots:
             parts.append(f"<img src='{report.files[key]}' alt='{key}'>")
         parts.append("<p class='meaning'>The first plot is the post's weight before and after spectral norm: "
-                     "sigma_1 falls to 1 and sigma_2 keeps its ratio to sigma_1. The next two follow training: "
-                     "without spectral norm sigma_max grows in every layer; with it, it stays at 1.</p>")
+                     "dividing by sigma brings sigma_1 to about 1 (up, for this weight) and keeps sigma_2 in the "
+                     "same ratio to it. The next two follow training (the loss on a log scale): without spectral "
+                     "norm sigma_max grows in every layer; with it, it stays at 1.</p>")
     graphs = [(key, name) for key, name in report.files.items() if key.startswith("graph-")]
     if graphs:
         parts.append("<h2>Graphs</h2>")
