@@ -20,7 +20,7 @@ import pytest
 
 from minigrad import cli
 from minigrad.assignment import load_spec, release
-from minigrad.grading import as_gradescope, as_json, clean, format_table, grade
+from minigrad.grading import as_gradescope, as_json, clean, format_table, grade, grade_submissions
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"
 POINTS = {t["id"]: t["points"] for p in ASSIGNMENTS.glob("*/assignment.json") for t in load_spec(p.parent)["tasks"]}
@@ -56,35 +56,61 @@ def _by_task(results, folder: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def solutions():
+def solutions_and_student_version(tmp_path_factory):
+    """The solutions (graded as a submission) and the released handout, in one run."""
+    out = tmp_path_factory.mktemp("student")
+    release(ASSIGNMENTS, out)
     started = time.monotonic()
-    results = grade(ASSIGNMENTS, source=ASSIGNMENTS, timeout=60)
-    results[0].wall_seconds = time.monotonic() - started  # read by the timing test
-    return results
+    solutions = grade(ASSIGNMENTS, source=ASSIGNMENTS, timeout=60)
+    seconds = time.monotonic() - started
+    return solutions, seconds, grade(out, source=ASSIGNMENTS, timeout=60)
 
 
 @pytest.fixture(scope="module")
-def student_version(tmp_path_factory):
-    out = tmp_path_factory.mktemp("student")
-    release(ASSIGNMENTS, out)
-    return grade(out, source=ASSIGNMENTS, timeout=60)
+def solutions(solutions_and_student_version):
+    return solutions_and_student_version[0]
+
+
+@pytest.fixture(scope="module")
+def student_version(solutions_and_student_version):
+    return solutions_and_student_version[2]
+
+
+# Honest mistakes with misleading symptoms: (name, assignment, solution text, replacement).
+MISTAKES = [
+    ("system_exit", "hw1_elementwise", "from __future__ import annotations\n",
+     "from __future__ import annotations\nraise SystemExit(4)\n"),
+    ("ndarray_vjp", "hw1_elementwise", "return (grad * ctx.output,)", "return (grad.data * ctx.output.data,)"),
+    ("wrong_shape", "hw2_matmul_reductions", "grad_a = grad @ transpose(b, (1, 0)) if need_a else None",
+     "grad_a = (grad @ transpose(b, (1, 0))).sum(axis=0) if need_a else None"),
+    ("terminal_escapes", "hw3_frobenius", "return backend.sqrt(squares)",
+     'raise ValueError("\\x1b[2J\\x1b[31mred\\x07 \\x1b]0;title\\x07done")'),
+]
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    """Each plant is one student's submission (the module only), graded against its assignment."""
+    """Each plant and mistake is one student's submission (the module only), graded against its
+    assignment; the submissions of one assignment share one run (and its reference worker)."""
     root = tmp_path_factory.mktemp("planted")
-    jobs = []
-    for folder, assignment, _, right, wrong in PLANTS:
-        submission = root / folder / "submission"
+    groups: dict = {}
+    for folder, assignment, right, wrong in [(p[0], p[1], p[3], p[4]) for p in PLANTS] + MISTAKES:
+        submission = root / folder
         submission.mkdir(parents=True)
         source = (ASSIGNMENTS / assignment / f"{assignment}.py").read_text()
         assert source.count(right) == 1, f"plant {folder}: the solution line {right!r} changed"
         (submission / f"{assignment}.py").write_text(source.replace(right, wrong))
-        jobs.append((folder, submission, ASSIGNMENTS / assignment, 6 if folder == "infinite_loop" else 60))
+        groups.setdefault(assignment, []).append(submission)
+
+    def run(item):
+        assignment, submissions = item
+        timeout = 6 if assignment == "hw5_spectral_norm" else 60  # the infinite loop's run
+        return submissions, grade_submissions(submissions, ASSIGNMENTS / assignment, timeout=timeout, jobs=2)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        graded = pool.map(lambda job: (job[0], grade(job[1], source=job[2], timeout=job[3], jobs=2)), jobs)
-        return {folder: {r.id: r for r in results} for folder, results in graded}
+        graded = list(pool.map(run, groups.items()))
+    return {path.name: {r.id: r for r in results} for paths, all_results in graded
+            for path, results in zip(paths, all_results)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -97,9 +123,9 @@ def test_solutions_get_full_points(solutions):
     assert all(r.trusted for r in solutions)
 
 
-def test_grading_all_six_solutions_takes_under_a_minute(solutions):
+def test_grading_all_six_solutions_takes_under_a_minute(solutions_and_student_version):
     # 16 task workers and 6 reference workers; about 12 s on two busy CPUs
-    assert solutions[0].wall_seconds < 60
+    assert solutions_and_student_version[1] < 60
 
 
 def test_every_task_is_compared_with_the_solution(solutions):
@@ -260,46 +286,23 @@ def test_crash_costs_its_task_only(planted):
 # ---------------------------------------------------------------------------------------
 # Honest mistakes get messages that say what happened
 # ---------------------------------------------------------------------------------------
-def _submission(tmp_path, assignment: str, replace: dict) -> Path:
-    folder = tmp_path / "student"
-    folder.mkdir(parents=True, exist_ok=True)
-    source = (ASSIGNMENTS / assignment / f"{assignment}.py").read_text()
-    for old, new in replace.items():
-        assert source.count(old) == 1, old
-        source = source.replace(old, new)
-    (folder / f"{assignment}.py").write_text(source)
-    return folder
-
-
-def test_mistakes_at_import_and_in_a_vjp_are_named(tmp_path):
-    exits = _submission(tmp_path / "a", "hw1_elementwise", {"from __future__ import annotations\n":
-                                                             "from __future__ import annotations\nraise SystemExit(4)\n"})
-    arrays = _submission(tmp_path / "b", "hw1_elementwise", {"return (grad * ctx.output,)":
-                                                             "return (grad.data * ctx.output.data,)"})
-    shape = _submission(tmp_path / "c", "hw2_matmul_reductions", {
-        "grad_a = grad @ transpose(b, (1, 0)) if need_a else None":
-        "grad_a = (grad @ transpose(b, (1, 0))).sum(axis=0) if need_a else None"})
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        first, second, third = pool.map(lambda job: grade(job[0], source=ASSIGNMENTS / job[1], timeout=20, jobs=1), [
-            (exits, "hw1_elementwise"), (arrays, "hw1_elementwise"), (shape, "hw2_matmul_reductions")])
-    line = (exits / "hw1_elementwise.py").read_text().splitlines().index("raise SystemExit(4)") + 1
-    assert {(r.status, r.summary) for r in first} == {
+def test_mistakes_at_import_and_in_a_vjp_are_named(planted):
+    source = (ASSIGNMENTS / "hw1_elementwise" / "hw1_elementwise.py").read_text().splitlines()
+    line = source.index("from __future__ import annotations") + 2  # the line inserted after it
+    assert {(r.status, r.summary) for r in planted["system_exit"].values()} == {
         ("error", f"your module hw1_elementwise raised SystemExit while importing (hw1_elementwise.py, line {line}): 4")}
-    exp = {r.id: r for r in second}["1.3"]
+    exp = planted["ndarray_vjp"]["1.3"]
     assert exp.status == "failed"
     assert exp.checks[0]["report"].startswith("TypeError: hw1_exp: a VJP must return minigrad tensors, got float64 "
                                               "for input 0")  # the 0-d example: a NumPy scalar
     assert exp.checks[1]["report"].startswith("TypeError: hw1_exp: a VJP must return minigrad tensors, got ndarray "
                                               "for input 0")
-    matmul = {r.id: r for r in third}["2.1"]
+    matmul = planted["wrong_shape"]["2.1"]
     assert matmul.checks[0]["report"] == "hw2_matmul: gradient shape (4,) expected (3, 4) (input 0)"
 
 
-def test_terminal_output_has_no_control_characters(tmp_path):
-    noisy = _submission(tmp_path, "hw3_frobenius", {
-        "return backend.sqrt(squares)": 'raise ValueError("\\x1b[2J\\x1b[31mred\\x07 \\x1b]0;title\\x07done")'})
-    results = grade(noisy, source=ASSIGNMENTS / "hw3_frobenius", timeout=20)
-    table = format_table(results, noisy)
+def test_terminal_output_has_no_control_characters(planted):
+    table = format_table(list(planted["terminal_escapes"].values()), ".")
     assert "ValueError: hw3_frobenius: red done (inputs of shapes (3, 4))" in table
     assert not any(ord(ch) < 32 and ch not in "\n\t" or 0x7f <= ord(ch) <= 0x9f for ch in table)
     assert clean("a\x1b[1mb\x1b[0m\x00c\u202ed") == "abcd"

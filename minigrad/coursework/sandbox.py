@@ -44,7 +44,7 @@ class Limits:
     address_space: int = 2 << 30  # bytes of virtual memory (numpy alone maps ~0.5 GiB)
     file_size: int = 16 << 20  # bytes in any one file it writes
     scratch_bytes: int = 32 << 20  # its writable folder's size (as root: a tmpfs)
-    processes: int = 16  # processes and threads of its uid (as root)
+    processes: int = 16  # processes and threads of its uid (as root; otherwise 4x this above the user's count)
     open_files: int = 128
     output_limit: int = 64 << 10  # bytes of stdout/stderr kept for the report
     max_reply: int = 16 << 20  # bytes of array data in one answer
@@ -162,7 +162,7 @@ class SandboxedWorker:
             "system_paths": _system_paths(), "hide": self.hide, "scratch_bytes": self.limits.scratch_bytes,
             "limits": {"address_space": self.limits.address_space, "file_size": self.limits.file_size,
                        "cpu_seconds": max(int(self.limits.seconds) + 1, 2), "open_files": self.limits.open_files,
-                       "processes": self.limits.processes if as_root else None},
+                       "processes": self.limits.processes if as_root else _user_tasks() + 4 * self.limits.processes},
         }
         self._send(config)
         hello = self._receive(0, "importing the submission")
@@ -280,6 +280,19 @@ class SandboxedWorker:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _user_tasks() -> int:
+    """Threads of this process's uid now: RLIMIT_NPROC counts them all, not only the worker's."""
+    uid, count = os.getuid(), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        stat = _proc_stat(pid)
+        if stat is not None and stat[3] == uid:
+            try:
+                count += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass
+    return count
 
 
 def _describe_exit(code, limits: Limits) -> str:
