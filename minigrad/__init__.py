@@ -6,7 +6,7 @@
     x.grad          # tensor([[2., 4.], [6., 8.]])
 """
 from minigrad.tensor import (
-    Tensor, arange, eye, full, lift, ones, ones_like, rand, randn, symbols, tensor, zeros,
+    Tensor, arange, eye, from_numpy, full, lift, ones, ones_like, rand, randn, symbols, tensor, zeros,
     zeros_like,
 )
 from minigrad.autograd import enable_grad, grad, is_grad_enabled, no_grad
@@ -22,6 +22,9 @@ from minigrad.functional import (
 from minigrad.serialization import load, save
 from minigrad.anomaly import detect_anomaly
 from minigrad import nn, optim  # noqa: E402
+from minigrad import numeric_warnings
+
+numeric_warnings.install()
 
 float32 = "float32"
 float64 = "float64"

@@ -14,6 +14,27 @@ from minigrad.autograd import backward as _run_backward
 _FLOAT_KINDS = "fc"
 
 
+#: how to write each in-place change out of place, for the in-place error's hint
+_OUT_OF_PLACE = {
+    "+=": "write it out of place: x = x + y",
+    "-=": "write it out of place: x = x - y",
+    "*=": "write it out of place: x = x * y",
+    "/=": "write it out of place: x = x / y",
+    "__setitem__": "build a new tensor instead of assigning entries, e.g. "
+                   "x = minigrad.where(mask, value, x)",
+    "zero_": "use a new tensor: x = minigrad.zeros_like(x)",
+}
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot be written through."""
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _is_sympy(value) -> bool:
     module = type(value).__module__
     return module.startswith("sympy")
@@ -80,6 +101,16 @@ class Tensor:
     # Data and in-place changes ---------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
+        """The values as an ndarray.
+
+        For a tensor that requires grad it is a read-only view: a graph may have saved this
+        array, and a write that bypasses the engine would change a later backward pass
+        without any error. Change such a tensor with ``t.data = new`` or ``t[...] = v`` under
+        ``no_grad()`` (both counted by the in-place clock), or work on ``t.detach().clone()``.
+        Other tensors (gradients, constants) give their array itself.
+        """
+        if self.requires_grad:
+            return _read_only(self._data)
         return self._data
 
     @data.setter
@@ -101,9 +132,9 @@ class Tensor:
         if GradMode.enabled and self.requires_grad:
             kind = "a leaf tensor" if self._node is None else "a tensor"
             raise RuntimeError(
-                f"{op}: in-place change of {kind} that requires grad (shape {self.shape}) while "
-                f"gradients are recorded. Wrap it in minigrad.no_grad() (as optimisers do) or "
-                f"write it out of place (x = x {op.strip('_')} y)."
+                f"{op.strip()}: in-place change of {kind} that requires grad (shape {self.shape}) "
+                f"while gradients are recorded. Wrap it in minigrad.no_grad() (as optimisers do) "
+                f"or {_OUT_OF_PLACE.get(op.strip(), 'compute a new tensor instead')}."
             )
 
     def _inplace(self, op: str, other, fn) -> "Tensor":
@@ -184,12 +215,23 @@ class Tensor:
         return self.shape[0]
 
     def numpy(self) -> np.ndarray:
-        """The data as an ndarray (shared, not copied; a tensor that requires grad too)."""
+        """The data as an ndarray, shared with the tensor (not copied).
+
+        As in PyTorch, a tensor that requires grad refuses: writes to the array would escape
+        the graph. ``t.detach().numpy()`` gives a read-only view of its values.
+        """
+        if self.requires_grad:
+            raise RuntimeError(
+                f"numpy: this tensor (shape {self.shape}) requires grad, and writes to the shared "
+                f"array would change what its graph saw without any error. Use "
+                f"t.detach().numpy() for a read-only view or np.array(t.detach()) for a copy."
+            )
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        # (read-only for a tensor that requires grad, for the reason given under ``data``)
         if dtype is None:
-            return self._data
+            return self.data if not copy else self._data.copy()
         return self._data.astype(dtype)
 
     def item(self):
@@ -215,7 +257,14 @@ class Tensor:
         return bool(self._data.reshape(-1)[0])
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph (shares memory)."""
+        """The same data, cut from the graph (shares memory).
+
+        The detached tensor of one that requires grad shares a read-only view: reading costs
+        no copy, and an in-place change of the detached tensor (``d += 1``) gives it an array
+        of its own instead of writing into the original behind its graph's back.
+        """
+        if self.requires_grad:
+            return Tensor._constant(_read_only(self._data))
         return Tensor._constant(self._data)
 
     def clone(self) -> "Tensor":
@@ -227,6 +276,13 @@ class Tensor:
         return Tensor(self._data.copy(), name=self.name)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self._data.dtype.kind == "c":
+            raise TypeError(
+                f"requires_grad: complex tensors (dtype {self._data.dtype}) cannot require "
+                f"gradients in minigrad: complex differentiation (Wirtinger derivatives, which "
+                f"gradient is conjugated) is not designed yet, and a half-done version would give "
+                f"wrong numbers. Split the data into real and imaginary float tensors instead."
+            )
         if requires_grad and self._data.dtype.kind not in _FLOAT_KINDS and self._data.dtype != object:
             raise TypeError(
                 f"requires_grad: only floating-point (or symbolic) tensors can require gradients, "
@@ -473,11 +529,27 @@ def _shape_arg(shape) -> tuple:
 def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A new leaf tensor from a number, nested lists, an ndarray, SymPy expressions or a tensor.
 
-    The data is copied when it is a tensor's (so the new leaf is independent).
+    The data is always copied, as ``torch.tensor`` does: a later change of the source array
+    cannot reach the tensor (or a graph that saved it). ``from_numpy`` shares instead.
     """
     if isinstance(data, Tensor):
-        data = data.data.copy()
+        data = data._data
+    if isinstance(data, np.ndarray):
+        data = np.array(data, dtype=dtype) if dtype is not None else data.copy()
     return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A tensor that shares ``array``'s memory (no copy), as ``torch.from_numpy`` does.
+
+    Changes to ``array`` show in the tensor and the tensor's in-place changes show in
+    ``array``. Writes to ``array`` are not seen by the in-place clock, so do not change it
+    while a graph that used the tensor waits for its backward pass; ``tensor(array)``
+    copies when in doubt.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use minigrad.tensor for other data")
+    return Tensor(array, requires_grad=requires_grad, name=name)
 
 
 def zeros(*shape, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:

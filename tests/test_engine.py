@@ -307,7 +307,10 @@ def test_missing_vjp_is_not_implemented_error():
 def test_tensor_api_basics():
     t = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, name="W")
     assert t.shape == (2, 2) and t.ndim == 2 and t.size == 4 and t.dtype == np.float64
-    assert np.asarray(t) is t.data
+    # NumPy sees the tensor's memory without a copy, read-only while the tensor requires grad
+    assert np.shares_memory(np.asarray(t), t.data) and np.array_equal(np.asarray(t), [[1, 2], [3, 4]])
+    assert not np.asarray(t).flags.writeable and not t.data.flags.writeable
+    assert np.asarray(t.detach().clone()).flags.writeable
     assert t.T.shape == (2, 2) and t.T.data[0, 1] == 3.0
     assert t[1, 0].item() == 3.0
     assert t[[1, 0]].data.tolist() == [[3.0, 4.0], [1.0, 2.0]]

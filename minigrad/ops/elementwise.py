@@ -205,13 +205,24 @@ class Pow(Primitive):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
-            grad_a = unbroadcast(mul(mul(grad, b), pow_(a, sub(b, _one_like(b)))), a.shape)
-        if need_b:
-            term = mul(mul(grad, ctx.output), log(a))
+            base = a
             if a.dtype != object:
-                at_zero = np.broadcast_to((a.data == 0) & (b.data >= 0), term.shape)
-                if at_zero.any():
-                    term = where(at_zero, _constant(np.zeros((), dtype=term.dtype)), term)
+                # b * a^(b-1) is 0 where b = 0, also at a = 0 (PyTorch's convention; 0 * inf
+                # would give NaN): there the base is replaced by 1 so the power stays finite.
+                zero_exponent = np.broadcast_to(b.data == 0, grad.shape)
+                if (zero_exponent & np.broadcast_to(a.data == 0, grad.shape)).any():
+                    base = where(zero_exponent, _one_like(a), a)
+            grad_a = unbroadcast(mul(mul(grad, b), pow_(base, sub(b, _one_like(b)))), a.shape)
+        if need_b:
+            at_zero = None
+            if a.dtype != object:
+                at_zero = np.broadcast_to((a.data == 0) & (b.data >= 0), grad.shape)
+            if at_zero is not None and at_zero.any():
+                # log(a) is -inf there: take the log of 1 instead, then the limit 0 itself
+                term = mul(mul(grad, ctx.output), log(where(at_zero, _one_like(a), a)))
+                term = where(at_zero, _constant(np.zeros((), dtype=term.dtype)), term)
+            else:
+                term = mul(mul(grad, ctx.output), log(a))
             grad_b = unbroadcast(term, b.shape)
         return grad_a, grad_b
 

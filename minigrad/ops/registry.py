@@ -126,20 +126,24 @@ def apply(op, *inputs, **attrs):
     documents the same fields).
     """
     count = len(inputs)
-    if count > 1 and _mixed_worlds(inputs):
-        inputs = _exact_inputs(inputs)
     if count == 2:
         first, second = inputs
+        if first._data.dtype is not second._data.dtype and _mixed_worlds(inputs):
+            first, second = inputs = _exact_inputs(inputs)
         needs = _NEEDS_PAIR[first.requires_grad][second.requires_grad] if GradMode.enabled else None
     elif count == 1:
         first = inputs[0]
         needs = _NEEDS_ONE[first.requires_grad] if GradMode.enabled else None
     elif count == 3:  # linear with a bias
+        if _mixed_worlds(inputs):
+            inputs = _exact_inputs(inputs)
         first, second, third = inputs
         needs = None
         if GradMode.enabled and (first.requires_grad or second.requires_grad or third.requires_grad):
             needs = (first.requires_grad, second.requires_grad, third.requires_grad)
     else:
+        if _mixed_worlds(inputs):
+            inputs = _exact_inputs(inputs)
         needs = tuple([t.requires_grad for t in inputs])
         if not GradMode.enabled or True not in needs:
             needs = None
@@ -156,20 +160,23 @@ def apply(op, *inputs, **attrs):
         node.seq = _next_seq()
         node.extras = None
     # (a call with **{} is a slower kind of call in CPython, and most ops have no attrs)
-    if count == 2:
-        if attrs:
-            out = op.forward(node, first._data, second._data, **attrs)
+    try:
+        if count == 2:
+            if attrs:
+                out = op.forward(node, first._data, second._data, **attrs)
+            else:
+                out = op.forward(node, first._data, second._data)
+        elif count == 1:
+            if attrs:
+                out = op.forward(node, first._data, **attrs)
+            else:
+                out = op.forward(node, first._data)
+        elif count == 3:
+            out = op.forward(node, first._data, second._data, third._data, **attrs)
         else:
-            out = op.forward(node, first._data, second._data)
-    elif count == 1:
-        if attrs:
-            out = op.forward(node, first._data, **attrs)
-        else:
-            out = op.forward(node, first._data)
-    elif count == 3:
-        out = op.forward(node, first._data, second._data, third._data, **attrs)
-    else:
-        out = op.forward(node, *[t._data for t in inputs], **attrs)
+            out = op.forward(node, *[t._data for t in inputs], **attrs)
+    except ValueError as error:
+        _raise_forward_error(op, inputs, error)
     if type(out) is not np.ndarray:
         out = _as_array(out)
     tensor = _new(Tensor)
@@ -216,7 +223,10 @@ def apply_binary(op, first, second):
             node.extras = None
     else:
         node = None
-    out = op.forward(node, first._data, second._data)
+    try:
+        out = op.forward(node, first._data, second._data)
+    except ValueError as error:
+        _raise_forward_error(op, (first, second), error)
     if type(out) is not np.ndarray:
         out = _as_array(out)
     tensor = _new(Tensor)
@@ -243,6 +253,24 @@ _next_seq = _sequence.__next__
 # The attributes of every node made by apply_binary: shared, and never written to (a
 # read-only view, so that a mistaken write fails instead of reaching every such node).
 _NO_ATTRS = MappingProxyType({})
+
+
+def _raise_forward_error(op, inputs, error: ValueError):
+    """Raise NumPy's ValueError from a forward again, with the op's name and the input shapes.
+
+    (An error the op raised itself already names the op and is raised unchanged.)
+    """
+    text = str(error)
+    if text.startswith(f"{op.name}") or text.startswith("minigrad"):
+        raise error
+    shapes = " and ".join(str(t._data.shape) for t in inputs)
+    if "broadcast" in text:
+        raise ValueError(
+            f"{op.name}: inputs of shapes {shapes} cannot be broadcast together: each pair of "
+            f"trailing axes must be equal or one of them 1. Reshape an input (e.g. x.reshape(-1, 1)) "
+            f"or check which tensors you meant to combine."
+        ) from error
+    raise ValueError(f"{op.name}: {text} (inputs of shapes {shapes})") from error
 
 
 def _mixed_worlds(inputs) -> bool:
