@@ -343,11 +343,20 @@ def _until(deadline: float, task: Callable, items: list) -> list:
 
 #: True inside the forked worker process of within_budget (where the alarm may be used)
 _IN_WORKER = False
+#: where a budgeted task's partial results go (set by within_budget; None: nowhere)
+_PARTIAL = None
+
+
+def _post_partial(value) -> None:
+    """Hand within_budget what the task can already say, in case the deadline comes first."""
+    if _PARTIAL is not None:
+        _PARTIAL(value)
 
 
 def _child_main(task, deadline, writer) -> None:  # pragma: no cover - runs in the child process
-    global _IN_WORKER
+    global _IN_WORKER, _PARTIAL
     _IN_WORKER = True
+    _PARTIAL = lambda value: writer.send_bytes(pickle.dumps(("partial", value)))  # noqa: E731
     try:
         outcome = ("done", task(deadline))
     except BaseException as error:  # noqa: BLE001 - handed to the parent, which re-raises it
@@ -365,14 +374,16 @@ def _child_main(task, deadline, writer) -> None:  # pragma: no cover - runs in t
 
 
 def within_budget(task: Callable, budget: float | None) -> tuple:
-    """Run ``task(deadline)`` with a hard wall-time limit: ("done", value) or ("timeout", None).
+    """Run ``task(deadline)`` with a hard wall-time limit: ("done", value) or ("timeout", partial).
 
-    ``deadline`` is a ``time.monotonic()`` value the task may use to plan its own phases.
-    The task runs in a forked child process, killed at the deadline (SymPy has no timeout
-    of its own); an exception it raises is raised here. Where fork is unavailable the task
+    ``deadline`` is a ``time.monotonic()`` value the task may use to plan its own phases;
+    ``partial`` is the last value the task handed to ``_post_partial`` (None if none). The
+    task runs in a forked child process, killed at the deadline (SymPy has no timeout of
+    its own); an exception it raises is raised here. Where fork is unavailable the task
     runs in a daemon thread that is abandoned at the deadline. ``budget=None`` (or inf)
     runs it here, without a limit.
     """
+    global _PARTIAL
     if budget is None or math.isinf(budget):
         return "done", task(math.inf)
     if budget <= 0:
@@ -387,25 +398,35 @@ def within_budget(task: Callable, budget: float | None) -> tuple:
             except BaseException as error:  # noqa: BLE001
                 box["value"] = ("error", error)
 
+        _PARTIAL = lambda value: box.__setitem__("partial", value)  # noqa: E731
         thread = threading.Thread(target=body, daemon=True)
         thread.start()
         thread.join(budget)
-        outcome = box.get("value", ("timeout", None))
+        _PARTIAL = None
+        outcome = box.get("value", ("timeout", box.get("partial")))
     else:
         context = multiprocessing.get_context("fork")
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(target=_child_main, args=(task, deadline, writer), daemon=True)
         process.start()
         writer.close()
-        outcome = ("timeout", None)
+        outcome, partial = None, None
         try:
-            remaining = deadline - time.monotonic()
-            if remaining > 0 and reader.poll(remaining):
+            while outcome is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not reader.poll(remaining):
+                    break
                 try:
-                    outcome = pickle.loads(reader.recv_bytes())
+                    message = pickle.loads(reader.recv_bytes())
                 except EOFError:  # the child died without an answer (killed, out of memory)
-                    outcome = ("error", RuntimeError(
+                    message = ("error", RuntimeError(
                         f"the symbolic worker process ended without a result (exit code {process.exitcode})"))
+                if message[0] == "partial":
+                    partial = message[1]
+                else:
+                    outcome = message
+            if outcome is None:
+                outcome = ("timeout", partial)
         finally:
             reader.close()
             if process.is_alive():
@@ -556,7 +577,7 @@ def symbolic_check(
         return _check(fn, shapes, domain, names, points, seed, name, deadline, proof_budget)
 
     status, result = within_budget(task, budget)
-    if status == "timeout":
+    if status == "timeout" and result is None:
         result = SymbolicResult(
             ok=False, method=f"too large to prove in {budget:g} s", name=name, verdict="not checkable",
         )
@@ -564,6 +585,8 @@ def symbolic_check(
     result.seconds = time.perf_counter() - started
     if result.verdict != "not checkable" and not result.report:
         result.report = _symbolic_report(result)  # here: the report states the time taken
+        if status == "timeout":
+            result.report += f"; the budget of {budget:g} s ended the check there"
     return result
 
 
@@ -619,6 +642,10 @@ def _check(fn, shapes, domain, names, points, seed, name, deadline, proof_budget
         result.ok, result.method, result.verdict = False, "failed", "failed"
         result.culprits = _locate(fn, run, result.mismatches[0]["point"])
         return result
+    # Every entry agrees at one random rational point: if the budget ends the check from
+    # here on, that is what it says (a wrong gradient almost never agrees at a random point).
+    if pending:
+        _post_partial(_matched(result, 1))
     # Keep time for the other points (each costs about what the first one did) and for
     # sending the result back.
     proof_deadline = deadline
@@ -629,26 +656,36 @@ def _check(fn, shapes, domain, names, points, seed, name, deadline, proof_budget
     proofs = _until(proof_deadline, _is_zero, [d for _, _, d in pending]) if pending else []
     result.proved += sum(1 for p in proofs if p)
     unproved = [(engine, reference) for (engine, reference, _), p in zip(pending, proofs) if not p]
-    if unproved:
-        # What simplification could not settle in time is sampled at the other points too.
+    if not unproved:
+        return result
+    # What simplification could not settle in time is compared at the other points, one
+    # point at a time for all entries, so that a budget cut leaves a whole number of points.
+    for count, point in enumerate(sample[1:], start=2):
         for engine, reference in unproved:
-            for point in sample[1:]:
-                agree, exact, e, r = _agree(engine, reference, point)
-                result.exact_points &= exact
-                if not agree:  # pragma: no cover - agreeing at one point but not another is rare
-                    result.ok, result.method, result.verdict = False, "failed", "failed"
-                    result.mismatches.append({
-                        "output": None, "input": None, "input_name": "?", "output_shape": (),
-                        "input_shape": (), "count": 1, "total": result.entries, "output_index": "?",
-                        "input_index": "?", "engine": engine, "reference": reference,
-                        "engine_value": _as_float(e), "reference_value": _as_float(r), "point": point,
-                        "hint": None,
-                    })
-                    break
-        if result.ok:
-            result.method, result.verdict = f"matched at {points} points", "matched at points"
+            agree, exact, e, r = _agree(engine, reference, point)
+            result.exact_points &= exact
+            if not agree:  # pragma: no cover - agreeing at one point but not another is rare
+                result.ok, result.method, result.verdict = False, "failed", "failed"
+                result.mismatches.append({
+                    "output": None, "input": None, "input_name": "?", "output_shape": (),
+                    "input_shape": (), "count": 1, "total": result.entries, "output_index": "?",
+                    "input_index": "?", "engine": engine, "reference": reference,
+                    "engine_value": _as_float(e), "reference_value": _as_float(r), "point": point,
+                    "hint": None,
+                })
+                return result
+        if count < points:
+            _post_partial(_matched(result, count))
     del sp
-    return result
+    return _matched(result, points)
+
+
+def _matched(result: SymbolicResult, count: int) -> SymbolicResult:
+    """A copy of ``result`` saying "matched at ``count`` points"."""
+    from dataclasses import replace
+
+    method = f"matched at {count} point{'s' if count != 1 else ''}"
+    return replace(result, method=method, verdict="matched at points", points=count, ok=True)
 
 
 def _mismatch(run, k, i, engine_block, reference_block, bad) -> dict:
@@ -695,7 +732,8 @@ def _symbolic_report(result: SymbolicResult) -> str:
     if result.ok:
         how = ("every entry simplified to 0" if result.method == "proved" else
                f"{result.proved} of {result.entries} entries simplified to 0; the rest agree at "
-               f"{result.points} random rational points ({'exactly' if result.exact_points else f'to {DIGITS} digits'})")
+               f"{result.points} random rational point{'s' if result.points != 1 else ''} "
+               f"({'exactly' if result.exact_points else f'to {DIGITS} digits'})")
         return f"symbolic_check passed for {result.name}: {result.method} ({how}; {result.seconds:.2f} s)"
     lines = [f"symbolic_check FAILED for {result.name}: the engine's reverse-mode gradient differs from "
              f"sympy.diff of the forward expression."]

@@ -261,3 +261,27 @@ def test_a_sympy_world_row_too_large_for_its_budget_is_shown_not_failed():
     case = [c for c in cases(REGISTRY["matmul"]) if c.shapes == ((3, 4), (4, 2))][0]
     result = check_case(case, "sympy", budget=0.01)
     assert result.ok and result.details["proof"] == "too large to prove in 0.01 s"
+
+
+def test_a_budget_that_ends_during_the_points_keeps_the_points_already_matched(monkeypatch):
+    """The points after the first are made slow (the worker inherits the patched module):
+    the budget ends the check there, and the result says how many points every entry passed."""
+    import minigrad.symbolic as symbolic
+
+    calls = {"count": 0}
+    agree = symbolic._agree
+
+    def slow_after_the_first_point(engine, reference, point):
+        calls["count"] += 1
+        if calls["count"] > 4:  # the 4 entries of the first point are quick
+            time.sleep(30)
+        return agree(engine, reference, point)
+
+    monkeypatch.setattr(symbolic, "_agree", slow_after_the_first_point)
+    rational = lambda a, b: (a * b / (a + b)).sum() * (a + b).sum()  # noqa: E731
+    result = symbolic_check(rational, [(2,), (2,)], domain="positive", budget=3, proof_budget=0, seed=0,
+                            name="rational")
+    assert (result.ok, result.verdict, result.method, result.points) == (True, "matched at points", "matched at 1 point", 1)
+    assert result.report.startswith("symbolic_check passed for rational: matched at 1 point (0 of 4 entries simplified "
+                                    "to 0; the rest agree at 1 random rational point (exactly); ")
+    assert result.report.endswith("; the budget of 3 s ended the check there")
