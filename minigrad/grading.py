@@ -71,6 +71,7 @@ class TaskResult:
     trusted: bool = True  # False for a self-check (no instructor's copy)
     output: str = ""  # the start of what the worker printed (control characters removed)
     output_bytes: int = 0  # how much it printed in all
+    sandbox: list = field(default_factory=list)  # the protections the worker reported in place
 
 
 # ---------------------------------------------------------------------------------------
@@ -453,6 +454,7 @@ def _run_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: li
     worker = SandboxedWorker(files, plan.spec["module"], limits, hide=hide)
     try:
         hello = worker.start()
+        result.sandbox = [clean(item, 100) for item in worker.report.sandbox]
         if worker.skipped:
             result.checks.append({"kind": "files", "name": "", "case": "", "ok": True, "hidden": False,
                                   "report": "; ".join(worker.skipped)})
@@ -659,6 +661,9 @@ def _safe_references(plan: _Assignment, limits: Limits, hide: list):
 def format_table(results: list, directory: str | Path) -> str:
     """The per-task score table, each lost task followed by what is wrong."""
     lines = [f"Grading {Path(directory).resolve()}"]
+    sandbox = next((r.sandbox for r in results if r.sandbox), [])
+    if sandbox:
+        lines.append("Sandbox: " + ", ".join(re.sub(r"^uid \d+$", "a uid of its own", item) for item in sandbox))
     if results and not results[0].trusted:
         lines.append("SELF-CHECK: the folder's own assignment.json and tests, VJPs against finite differences. "
                      "Not a grade (graders pass --source with the instructor's copy).")

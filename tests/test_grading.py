@@ -121,6 +121,9 @@ def test_solutions_get_full_points(solutions):
     assert sum(r.score for r in solutions) == sum(POINTS.values()) == 48
     assert len(solutions) == 16
     assert all(r.trusted for r in solutions)
+    assert all(r.sandbox[0] == "limits" for r in solutions)
+    if os.geteuid() == 0:  # namespaces and a uid of its own for every worker
+        assert all("namespaces" in r.sandbox and r.sandbox[-1].startswith("uid ") for r in solutions)
 
 
 def test_grading_all_six_solutions_takes_under_a_minute(solutions_and_student_version):

@@ -14,7 +14,6 @@ in one run of tests/redteam/driver.py, in a process of its own, and the test ass
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import py_compile
@@ -97,6 +96,21 @@ def _submission(root: Path, name: str, handout: str, values: dict) -> Path:
     return folder
 
 
+#: attacks run a second time with Landlock and the limits alone (what an unprivileged grader has);
+#: not the fork bomb or kill(-1), which as root without a uid of their own would reach the machine
+#: if Landlock were missing
+LANDLOCK_ONLY = ["read_solution", "read_other_student", "write_package", "network", "steal_from_reference_worker",
+                 "outlive", "disk_fill", "setuid_escape", "forge_reply_frames", "patch_checks"]
+
+
+def _run_driver(options: list, source: Path, order: list) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE.parent))
+    done = subprocess.run([sys.executable, str(REDTEAM / "driver.py"), *options, str(source), str(TIMEOUT),
+                           *map(str, order)], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 @pytest.fixture(scope="module")
 def redteam(tmp_path_factory):
     work = tmp_path_factory.mktemp("redteam")
@@ -149,20 +163,18 @@ def redteam(tmp_path_factory):
     (extra / "bonus" / "bonus.py").write_text("")
     (extra / "bonus" / "test_bonus.py").write_text("import pytest\n\n@pytest.mark.task(9, 1)\ndef test_free():\n    pass\n")
 
-    package_before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in PACKAGE.rglob("*.py")}
     source_before = sorted(p.name for p in source.iterdir())
     order = [submissions / "alice", submissions / "untouched", *folders]
-    env = dict(os.environ, PYTHONPATH=str(PACKAGE.parent))
     try:
-        done = subprocess.run([sys.executable, str(REDTEAM / "driver.py"), str(source), str(TIMEOUT),
-                               *map(str, order)], capture_output=True, text=True, timeout=600, env=env)
+        report = _run_driver([], source, order)
+        landlock_only = _run_driver(["--landlock-only"], source, [submissions / "alice"] + [
+            submissions / name for name in LANDLOCK_ONLY])
     finally:
         stop.set()
         server.close()
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
-    package_after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in PACKAGE.rglob("*.py")}
-    return {"report": report, "connections": connections, "package": (package_before, package_after),
+    # (other files of the package may change meanwhile: people work on it; the attack leaves a mark)
+    marked = [p.name for p in PACKAGE.rglob("*.py") if "# redteam was here" in p.read_text(errors="replace")]
+    return {"report": report, "landlock_only": landlock_only, "connections": connections, "marked": marked,
             "source": (source_before, sorted(p.name for p in source.iterdir())), "work": work}
 
 
@@ -238,8 +250,7 @@ def test_limits_held_and_no_file_was_written_outside_the_sandbox(redteam):
     assert not Path("/tmp/redteam-fill.bin").exists() and not Path("/dev/shm/redteam-fill.bin").exists()
     writes = _task(redteam, "write_package")["output"]
     assert "wrote" not in writes and writes.count("PermissionError") + writes.count("FileNotFoundError") == 4
-    before, after = redteam["package"]
-    assert before == after and not (PACKAGE / "_pwned_redteam.py").exists()
+    assert redteam["marked"] == [] and not (PACKAGE / "_pwned_redteam.py").exists()
     assert redteam["source"][0] == redteam["source"][1]
     assert redteam["connections"] == []
     bombs = _task(redteam, "fork_bomb")["output"]
@@ -285,3 +296,15 @@ def test_the_grader_memory_stays_bounded_while_a_submission_prints_a_gigabyte(re
     printed = int(flood.rsplit("[... ", 1)[1].split()[0])
     assert 1 << 30 <= printed < (1 << 30) + (64 << 10)  # the gigabyte and pytest's few lines
     assert redteam["report"]["peak_rss_kib"] < 200 * 1024, redteam["report"]["peak_rss_kib"]
+
+
+@pytest.mark.parametrize("attack", LANDLOCK_ONLY)
+def test_landlock_and_the_limits_alone_hold(redteam, attack):
+    """Even as root, without namespaces or a uid of its own, a worker gets nothing (the unprivileged setup)."""
+    results = redteam["landlock_only"]["results"]
+    ((control,),) = [results["alice"]]
+    assert control["score"] == 3
+    (task,) = results[attack]
+    assert task["score"] == 0, task
+    if attack in ("read_solution", "read_other_student", "write_package", "disk_fill", "network"):
+        assert "PermissionError" in task["output"] and "wrote" not in task["output"], task["output"]

@@ -48,6 +48,9 @@ class Limits:
     open_files: int = 128
     output_limit: int = 64 << 10  # bytes of stdout/stderr kept for the report
     max_reply: int = 16 << 20  # bytes of array data in one answer
+    #: as root: namespaces and a fresh uid for each worker (False: only what an unprivileged
+    #: grader gets, the limits and Landlock; the tests use it to check that layer alone)
+    isolate_as_root: bool = True
 
 
 class WorkerError(RuntimeError):
@@ -120,7 +123,7 @@ class SandboxedWorker:
     def start(self) -> dict:
         """Copy the files, start the worker, and return its hello (how the import went)."""
         self._deadline = time.monotonic() + self.limits.seconds
-        as_root = os.geteuid() == 0
+        as_root = os.geteuid() == 0 and self.limits.isolate_as_root
         self.uid = _free_uid() if as_root else None
         self.folder = Path(tempfile.mkdtemp(prefix="minigrad-sandbox-", dir=self.root_parent))
         os.chmod(self.folder, 0o711)
@@ -182,9 +185,11 @@ class SandboxedWorker:
 
     def _place(self, target: Path, data: bytes) -> None:
         target.write_bytes(data)
-        os.chmod(target, 0o640 if os.geteuid() == 0 else 0o600)
-        if os.geteuid() == 0:
+        if self.uid is not None:  # readable by this worker's uid only
+            os.chmod(target, 0o640)
             os.chown(target, 0, self.uid)
+        else:
+            os.chmod(target, 0o600)
 
     # -- requests -----------------------------------------------------------------------
     def request(self, message: dict, what: str) -> dict:

@@ -177,15 +177,26 @@ def _landlock(config: dict) -> str:
     return f"landlock ABI {abi}"
 
 
+def _open_to_all(path: str) -> bool:
+    """Can any user walk to ``path`` (every folder on the way world-executable and readable)?"""
+    parts = os.path.realpath(path).strip("/").split("/")
+    return all(os.stat("/" + "/".join(parts[:depth])).st_mode & 0o005 == 0o005 for depth in range(1, len(parts) + 1))
+
+
 def _setup(config: dict) -> list:
     """Steps 1-5 of the module docstring; returns the protections that are in place."""
     applied = []
     _set_limits(config["limits"])
     applied.append("limits")
     as_root = config.get("uid") is not None
+    namespaces = False
     if as_root:
-        _isolate_as_root(config)
-        applied.append("namespaces")
+        try:  # a container's root may lack CAP_SYS_ADMIN: then no namespaces, the rest still holds
+            _isolate_as_root(config)
+            namespaces = True
+            applied.append("namespaces")
+        except OSError as error:
+            applied.append(f"no namespaces ({error.strerror or error})")
     sys.path[:] = [p for p in sys.path if p] + config["site_paths"] + [config["lib"], config["code"]]
     os.chdir(config["scratch"])
     import numpy  # noqa: F401  (loaded before the restrictions: it reads /proc and /sys once)
@@ -193,9 +204,16 @@ def _setup(config: dict) -> list:
     import minigrad  # noqa: F401
     import minigrad.testing  # noqa: F401
     if config.get("landlock", True):
-        what = _landlock(config)
+        try:
+            what = _landlock(config)
+        except OSError as error:  # e.g. a seccomp profile that forbids the calls
+            what = f"no landlock ({error})"
         if what:
             applied.append(what)
+    # Without the mounts of step 2 the new uid can only run an interpreter every user may reach.
+    if as_root and not namespaces and not all(_open_to_all(p) for p in config["read_paths"]):
+        applied.append("uid kept: the interpreter is not readable by other users")
+        as_root = False
     if as_root:
         uid = config["uid"]
         os.setgroups([])

@@ -4,7 +4,10 @@ Run by tests/test_grading_redteam.py in a process of its own, so that an attack 
 through (a signal to the grader, say) fails the test instead of ending the test run, and
 so that the grader's peak memory is measured alone:
 
-    python driver.py SOURCE TIMEOUT SUBMISSION...
+    python driver.py [--landlock-only] SOURCE TIMEOUT SUBMISSION...
+
+(--landlock-only: even as root, no namespaces and no uid of its own: only what an
+unprivileged grader has, the limits and Landlock.)
 
 prints {"results": {name: [task, ...]}, "peak_rss_kib": n, "seconds": s, "pid": its pid}.
 """
@@ -22,9 +25,12 @@ def main(argv: list) -> int:
     from minigrad.coursework.sandbox import Limits
     from minigrad.grading import grade_submissions
 
+    landlock_only = argv[0] == "--landlock-only"
+    if landlock_only:
+        argv = argv[1:]
     source, timeout, submissions = argv[0], float(argv[1]), argv[2:]
     limits = Limits(seconds=timeout, address_space=1536 << 20, file_size=8 << 20, scratch_bytes=16 << 20,
-                    processes=12)
+                    processes=12, isolate_as_root=not landlock_only)
     started = time.monotonic()
     graded = grade_submissions(submissions, source, timeout=timeout, jobs=3, limits=limits)
     results = {Path(path).name: [{"id": r.id, "score": r.score, "points": r.points, "status": r.status,
