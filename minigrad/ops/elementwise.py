@@ -355,29 +355,50 @@ class Tanh(Primitive):
 
 @register
 class Maximum(Primitive):
-    """Elementwise max; where a = b the gradient is split equally (as PyTorch does)."""
+    """Elementwise max; where a = b the gradient is split equally (as PyTorch does).
+
+    On SymPy data the forward is ``Max(a, b)`` and a's weight is ``Heaviside(a - b, 1/2)``
+    (1 for a > b, 1/2 at the tie, 0 below: the float world's convention, and the form
+    ``sympy.diff(Max(a, b), a)`` takes, so the proof is immediate away from a = b).
+    """
 
     name = "maximum"
     formula = "d max(a,b): grad_a = g*[a>b] + g/2*[a=b], grad_b = g*[b>a] + g/2*[a=b]"
-    symbolic = False
     domain = "distinct"
     examples = BINARY_SHAPES
 
     @staticmethod
     def forward(ctx, a, b):
-        backend.require_numeric("maximum", a, b)
+        if a.dtype == object or b.dtype == object:
+            return _symbolic_maximum(a, b)
         return np.maximum(a, b)
 
     @staticmethod
     def vjp(ctx, grad):
         a, b = ctx.parents
         need_a, need_b = ctx.needs_input_grad
-        weight_a = (a.data > b.data) + 0.5 * (a.data == b.data)
-        weight_a = np.broadcast_to(weight_a, grad.shape).astype(grad.dtype)
+        if grad.dtype == object:
+            weight_a = np.broadcast_to(_symbolic_first_weight(a.data, b.data), grad.shape)
+        else:
+            weight_a = (a.data > b.data) + 0.5 * (a.data == b.data)
+            weight_a = np.broadcast_to(weight_a, grad.shape).astype(grad.dtype)
         return (
             unbroadcast(mul(grad, _constant(weight_a)), a.shape) if need_a else None,
             unbroadcast(mul(grad, _constant(1 - weight_a)), b.shape) if need_b else None,
         )
+
+
+def _symbolic_maximum(a, b):
+    sp = backend.sympy()
+    return np.frompyfunc(lambda x, y: sp.Max(x, y), 2, 1)(a, b).astype(object)
+
+
+def _symbolic_first_weight(a, b):
+    """Heaviside(a - b, 1/2): 1, 1/2, 0 for a > b, a = b, a < b (maximum's weight of a)."""
+    sp = backend.sympy()
+    half = sp.Rational(1, 2)
+    weight = np.frompyfunc(lambda x, y: sp.Heaviside(x - y, half), 2, 1)
+    return np.asarray(weight(a, b), dtype=object)
 
 
 @register
