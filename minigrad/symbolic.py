@@ -1089,7 +1089,11 @@ class TextbookComparison:
         return "\n".join(lines)
 
     def latex(self) -> str:
+        """The engine's and the textbook's gradients as LaTeX (the closed form alone when the
+        engine has no symbolic form)."""
         sp = _sp()
+        if not self.engine and self.entry is not None and self.entry.derivation is not None:
+            return self.entry.derivation().latex()
         rows = []
         if self.forward is not None:
             rows.append(f"f &= {sp.latex(self.forward)}")

@@ -284,3 +284,13 @@ def test_a_derivation_too_large_for_its_budget_says_so(capsys):
     code, out, err = _derive(capsys, "softmax", "--shape", "30x30", "--budget", "1")
     assert (code, out) == (1, "")
     assert err == "minigrad derive: softmax: too large to prove in 1 s: try a smaller shape\n"
+
+
+def test_latex_shows_engine_and_textbook_rows(capsys):
+    code, out, _ = _derive(capsys, "frobenius", "--latex")
+    assert code == 0 and out.startswith(r"\begin{aligned}f &= \sqrt{W_{0 0}^{2} + W_{0 1}^{2}")
+    assert r"\text{engine: } \frac{\partial f}{\partial W} &= \left[\begin{matrix}\frac{W_{0 0}}{\sqrt{" in out
+    assert r"\\ \text{textbook: } \frac{\partial f}{\partial W} &= \left[" in out and out.endswith("\\end{aligned}\n")
+    result = derive_textbook("vector-inf", budget=30)
+    if not result.engine:  # no engine formula: the closed form's own LaTeX
+        assert result.latex() == derivations.derivation("vector_inf").latex()
