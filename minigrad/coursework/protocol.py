@@ -71,6 +71,8 @@ def _decode_header(text: bytes, max_payload: int) -> tuple:
         header = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise ProtocolError(f"the header is not JSON ({error})") from None
+    except RecursionError:
+        raise ProtocolError("the header nests too deeply") from None
     if not isinstance(header, dict):
         raise ProtocolError(f"the header is a {type(header).__name__}, not an object")
     shapes = header.pop("__arrays__", [])
@@ -145,7 +147,10 @@ class FrameReader:
                       for shape, size in zip(shapes, sizes)]
         except EOFError:
             raise ProtocolError("the pipe closed in the middle of a frame") from None
-        return _rebuild(header, arrays)
+        try:
+            return _rebuild(header, arrays)
+        except RecursionError:
+            raise ProtocolError("the header nests too deeply") from None
 
 
 def write_frame(fd: int, message: dict) -> None:
