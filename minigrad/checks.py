@@ -624,9 +624,9 @@ def _register_composed() -> None:
     register_check("mean", lambda x: F.mean(x, axis=1, keepdims=True), [(3, 4)], attrs="axis=1 keepdims")
     register_check("var", lambda x: F.var(x, axis=0), [(3, 4)], attrs="axis=0")
     register_check("var", lambda x: F.var(x, ddof=1), [(5,)], attrs="ddof=1")
-    register_check("relu", lambda x: F.relu(x), [(3, 4)], domain="nonzero", symbolic=False)
+    register_check("relu", lambda x: F.relu(x), [(3, 4)], domain="nonzero")
     register_check("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [(3, 4)], domain="nonzero",
-                   symbolic=False, attrs="negative_slope=0.1")
+                   attrs="negative_slope=0.1")
     register_check("sigmoid", lambda x: F.sigmoid(x), [(3, 4)])
     register_check("softmax", lambda x: F.softmax(x, axis=-1), [(3, 4)], attrs="axis=-1")
     register_check("softmax", lambda x: F.softmax(x, axis=0), [(3, 4)], attrs="axis=0")
