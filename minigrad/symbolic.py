@@ -389,7 +389,10 @@ def within_budget(task: Callable, budget: float | None) -> tuple:
     if budget <= 0:
         return "timeout", None
     deadline = time.monotonic() + budget
-    if "fork" not in multiprocessing.get_all_start_methods():
+    # A daemonic process (a multiprocessing pool's worker, or this module's own worker) may
+    # not start children: there, as where fork is missing, a thread is the fallback.
+    can_fork = "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+    if not can_fork:
         box = {}
 
         def body():

@@ -285,3 +285,15 @@ def test_a_budget_that_ends_during_the_points_keeps_the_points_already_matched(m
     assert result.report.startswith("symbolic_check passed for rational: matched at 1 point (0 of 4 entries simplified "
                                     "to 0; the rest agree at 1 random rational point (exactly); ")
     assert result.report.endswith("; the budget of 3 s ended the check there")
+
+
+def _check_in_a_pool_worker(_):
+    result = symbolic_check(lambda a: (a * a).sum(), [(2,)], budget=20, seed=0)
+    return result.verdict
+
+
+def test_symbolic_check_works_inside_a_daemonic_pool_worker():
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_check_in_a_pool_worker, [0]) == ["proved"]
