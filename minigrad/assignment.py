@@ -12,13 +12,15 @@ An assignment is a folder with
                           # END SOLUTION
 
     test_*.py         its tests, each marked ``@pytest.mark.task(n, m)``
+    hidden.json       optional: checks the grader runs that ``release`` never ships
 
 ``release(source, out)`` writes the student version: every marked region becomes
 ``raise NotImplementedError("Task 1.1: the VJP of a * b: ...")`` at the region's
 indentation, and everything else (signatures, docstrings with their formulas, the TASK
 comment itself, the tests) is copied unchanged; a README for the student is generated from
-assignment.json. The output depends on the input bytes only (sorted file order, no dates),
-so releasing twice gives identical files.
+assignment.json, and a pytest.ini registers the task marker. The output folder must be
+empty (it may hold a student's work) unless ``force`` is given. The output depends on the
+input bytes only (sorted file order, no dates), so releasing twice gives identical files.
 
 The same module reads and validates assignment.json for the grader (``load_spec``).
 """

@@ -435,6 +435,10 @@ def _grade_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: 
     started = time.monotonic()
     try:
         _run_task(plan, task, reference, limits, hide, result)
+    except Exception as error:  # noqa: BLE001 - one task's trouble must not stop the grading of the others
+        result.status = "error"
+        result.summary = clean(f"the grader could not grade this task ({type(error).__name__}: {error}); "
+                               f"it scores 0: please report it", 600)
     finally:
         result.seconds = round(time.monotonic() - started, 2)
     _score(result)
@@ -541,13 +545,15 @@ def _read_tests(answer: dict, result: TaskResult) -> None:
     tests = answer.get("tests")
     if not isinstance(tests, dict) or not isinstance(tests.get("outcomes"), list):
         raise WorkerError("the worker broke the grading protocol (no test outcomes); the task scores 0", "protocol")
+    errors = tests.get("collect_errors", [])
+    if not isinstance(errors, list) or not all(isinstance(o, dict) for o in tests["outcomes"]):
+        raise WorkerError("the worker broke the grading protocol (malformed test outcomes); the task scores 0", "protocol")
     for outcome in tests["outcomes"][:500]:
-        if not isinstance(outcome, dict):
-            continue
+        seconds = outcome.get("seconds", 0)
         result.tests.append({"name": clean(outcome.get("name", "?"), 200), "outcome": clean(outcome.get("outcome"), 20),
                              "message": clean(outcome.get("message", "")),
-                             "seconds": float(outcome.get("seconds", 0) or 0)})
-    for error in tests.get("collect_errors", [])[:5]:
+                             "seconds": float(seconds) if isinstance(seconds, (int, float)) else 0.0})
+    for error in errors[:5]:
         result.checks.append({"kind": "tests", "name": "", "case": "", "ok": False, "hidden": False,
                               "report": clean(f"the tests could not be collected: {error}")})
 
