@@ -7,7 +7,7 @@ builds the image, and for each submission copies the student's files to
 ``score``, ``max_score``, ``status``, ``output``, ``visibility``).
 
 The zip holds, at its root:
-    setup.sh          installs NumPy, SymPy and pytest
+    setup.sh          installs minigrad's dependencies and pytest
     run_autograder    runs ``minigrad grade`` with ``--format gradescope``
     lib/minigrad/     the grader itself (the installed copy that made the zip)
     assignments/      the instructor's assignment folders: solutions, tests, hidden checks
@@ -26,7 +26,7 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
 set -euo pipefail
 apt-get install -y python3 python3-pip >/dev/null 2>&1 || true
-python3 -m pip install --quiet numpy sympy pytest
+python3 -m pip install --quiet "numpy>=1.24" "sympy>=1.12" "graphviz>=0.20" "safetensors>=0.4" pytest
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

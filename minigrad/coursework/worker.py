@@ -197,7 +197,9 @@ def _setup(config: dict) -> list:
             applied.append("namespaces")
         except OSError as error:
             applied.append(f"no namespaces ({error.strerror or error})")
-    sys.path[:] = [p for p in sys.path if p] + config["site_paths"] + [config["lib"], config["code"]]
+    # (Python 3.10 has no -P: drop the folder of this script, which -I alone leaves first)
+    own = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p and p != own] + config["site_paths"] + [config["lib"], config["code"]]
     os.chdir(config["scratch"])
     import numpy  # noqa: F401  (loaded before the restrictions: it reads /proc and /sys once)
 
