@@ -19,6 +19,9 @@ random direction v of each input and a random cotangent u of each output,
 
 which costs two forward passes per input and one backward pass per output, whatever the
 sizes, so a whole network can be checked (HIPS autograd's and JAX's ``check_grads`` idea).
+One projection fits "analytic = c x numeric" for some c whatever the bug, so a failing
+one is projected again along a second random direction, and a hint names a pattern
+(constant factor, flipped sign, transpose) only when both projections show it.
 
 When a check fails, the report names the output and the input, lists the worst entries
 with their index, analytic value, numeric value and relative error, guesses the typical
