@@ -52,6 +52,8 @@ OPS = {
     "broadcast_row": lambda p, i, j: _pick(p, i) * mg.mean(_pick(p, j), axis=0),
     "broadcast_column": lambda p, i, j: _pick(p, i) + _pick(p, j).sum(axis=1, keepdims=True),
     "broadcast_scalar": lambda p, i, j: _pick(p, i) * mg.tanh(_pick(p, j).sum()),
+    "entry_times_all": lambda p, i, j: _pick(p, j)[-1, -1] * _pick(p, i),
+    "number_over_tensor": lambda p, i, j: 0.1 / (_pick(p, i) * _pick(p, i) + 1.0) - 0.2 * _pick(p, j),
     "max_rows": lambda p, i, j: _pick(p, i) - _pick(p, j).max(axis=1, keepdims=True),
     "transpose_twice": lambda p, i, j: _pick(p, i).T.T * 1.5,
     "reshape_round_trip": lambda p, i, j: _pick(p, i).reshape(-1).reshape(_pick(p, i).shape) - 0.5,

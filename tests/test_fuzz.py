@@ -4,7 +4,7 @@
 graphs (see docs/reliability.md for the last long run's count and time).
 """
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import minigrad as mg
 from tests.strategies import OPS, broadcastable_pairs, build, expression_graphs
@@ -105,3 +105,49 @@ def test_every_op_of_the_fuzzer_runs():
     for name, op in OPS.items():
         out = op(pool, 0, 1)
         assert out.shape == (3, 4), name
+
+
+# -- the SymPy world, the float world and finite differences on the same random graphs ----------
+# Ops without a SymPy form (SVD norms, the inf-norm's tie weights) are left out here: there is
+# no symbolic gradient to compare; the float tests above cover them.
+NOT_SYMBOLIC = {"nuclear", "spectral_2", "vector_inf"}
+SYMBOLIC_OPS = sorted(set(OPS) - NOT_SYMBOLIC)
+
+
+@st.composite
+def small_symbolic_graphs(draw):
+    """Graphs of 1 to 3 ops over (2, n) inputs with n <= 2: small enough for exact SymPy.
+
+    (Two rows, because batch norm needs more than one value per channel.)"""
+    m, n = 2, draw(st.integers(1, 2))
+    inputs = draw(st.integers(1, 2))
+    depth = draw(st.integers(1, 3))
+    steps = draw(st.lists(st.tuples(st.sampled_from(SYMBOLIC_OPS), st.integers(0, 50), st.integers(0, 50)),
+                          min_size=depth, max_size=depth))
+    return draw(st.integers(0, 2**31 - 1)), (m, n), inputs, steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(small_symbolic_graphs())
+def test_sympy_float_and_finite_difference_gradients_agree(description):
+    import sympy as sp
+
+    arrays, fn = build(description)
+    tensors = [mg.tensor(a, requires_grad=True) for a in arrays]
+    fn(*tensors).backward()
+    symbols = [mg.symbols(f"x{k}", a.shape) for k, a in enumerate(arrays)]
+    fn(*symbols).backward()
+    # the point: each symbol at the exact binary value of its float
+    point = {s: sp.Rational(float(v)) for t, a in zip(symbols, arrays)
+             for s, v in zip(t.data.reshape(-1), a.reshape(-1))}
+    numeric = _central_differences(fn, arrays)
+    for tensor, symbol_tensor, expected in zip(tensors, symbols, numeric):
+        analytic = tensor.grad.data if tensor.grad is not None else np.zeros_like(expected)
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        assert np.max(np.abs(analytic - expected)) <= 1e-6 * scale, (description, analytic, expected)
+        if symbol_tensor.grad is None:
+            assert not np.any(analytic), description
+            continue
+        exact = np.array([float(sp.N(sp.sympify(g).xreplace(point), 30)) for g in symbol_tensor.grad.data.reshape(-1)])
+        assert np.max(np.abs(exact - analytic.reshape(-1))) <= 1e-9 * max(1.0, float(np.max(np.abs(exact)))), (
+            description, exact, analytic)

@@ -27,6 +27,7 @@ operands are where broadcasting and SymPy scalars break first.
 """
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 
 import numpy as np
@@ -255,13 +256,18 @@ _next_seq = _sequence.__next__
 _NO_ATTRS = MappingProxyType({})
 
 
+_NAMED = re.compile(r"^[\w.]+(\(.*?\))?: ")
+
+
 def _raise_forward_error(op, inputs, error: ValueError):
     """Raise NumPy's ValueError from a forward again, with the op's name and the input shapes.
 
     (An error the op raised itself already names the op and is raised unchanged.)
     """
     text = str(error)
-    if text.startswith(f"{op.name}") or text.startswith("minigrad"):
+    # only NumPy's own plain ValueErrors are restated: an op's error (or LinAlgError and
+    # other subclasses) already says what went wrong, in the op's words
+    if type(error) is not ValueError or _NAMED.match(text):
         raise error
     shapes = " and ".join(str(t._data.shape) for t in inputs)
     if "broadcast" in text:
