@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: setup tour test bench oracle graphviz browser docs-graph clean
 
-setup: $(STAMP) graphviz browser
+setup: $(STAMP) graphviz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "minigrad needs Python >= 3.10; found " + sys.version.split()[0])'
@@ -47,8 +47,14 @@ browser:
 tour: setup
 	$(BIN)/minigrad tour
 
-test: setup
+# The whole suite, then the proof table: every primitive x example x world (float64, float32,
+# SymPy) and every composed function, which must all pass (the table goes to a file; it is
+# shown when something fails).
+test: setup browser
 	$(BIN)/python -m pytest
+	@echo "minigrad check (every primitive x example x world; the table is in .minigrad-check.txt)"
+	@$(BIN)/minigrad check > .minigrad-check.txt 2>&1 || { cat .minigrad-check.txt; exit 1; }
+	@grep -E '^[0-9]+ checks, ' .minigrad-check.txt
 
 oracle:
 	$(MAKE) setup MINIGRAD_ORACLE=1
@@ -63,4 +69,4 @@ docs-graph: setup
 	$(BIN)/minigrad graph mlp-spectral --out docs/graph-mlp-spectral.svg
 
 clean:
-	rm -rf $(VENV) build *.egg-info minigrad-tour .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info minigrad-tour .pytest_cache .hypothesis .minigrad-check.txt
