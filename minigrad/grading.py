@@ -27,6 +27,7 @@ not an assignment folder.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -52,6 +53,9 @@ RTOL, ATOL = 1e-6, 1e-9
 FD_EPS, FD_RTOL, FD_ATOL = 1e-6, 1e-3, 1e-5
 #: more output entries than this: the VJP is checked on random upstream gradients instead
 MAX_ONEHOT = 256
+#: the exception names a hidden check's report may show
+_BUILTIN_ERRORS = {name for name, value in vars(builtins).items()
+                   if isinstance(value, type) and issubclass(value, BaseException)}
 
 
 @dataclass
@@ -467,6 +471,11 @@ def _run_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: li
             result.checks.append({"kind": "import", "name": plan.spec["module"], "case": "", "ok": False,
                                   "hidden": False, "report": result.summary})
             return
+        # The tests first: what the worker reports about them is shown to the student, and
+        # it must not yet have seen the inputs of the hidden checks.
+        tested = worker.request({"op": "tests", "files": [str(worker.folder / "code" / t.name) for t in plan.tests],
+                                 "task": task["id"]}, "running the tests")
+        _read_tests(tested, result)
         if reference is None:
             described: dict = {}
 
@@ -491,9 +500,6 @@ def _run_task(plan: _Assignment, task: dict, reference, limits: Limits, hide: li
             if reference is None and case["kind"] != "vjp":
                 continue  # nothing to compare a forward with but the instructor's solution
             result.checks.append(_check(worker, case, None if answers is None else answers[(task["id"], index)]))
-        tested = worker.request({"op": "tests", "files": [str(worker.folder / "code" / t.name) for t in plan.tests],
-                                 "task": task["id"]}, "running the tests")
-        _read_tests(tested, result)
     except WorkerError as error:
         result.status = {"timeout": "timeout", "crashed": "crashed"}.get(error.kind, "error")
         result.summary = clean(str(error), 600)
@@ -526,8 +532,15 @@ def _check(worker: SandboxedWorker, case: dict, reference: dict | None) -> dict:
         report = _compare(case, answer, reference)
     except _WorkerFailed as failed:
         report = clean(failed.answer.get("error") or "the worker reported an error without a message")
-        if case["hidden"] and not _NOT_IMPLEMENTED.search(report):
-            report = f"raised {clean(failed.answer.get('kind', 'an error'), 80)}"
+        if case["hidden"]:
+            # Nothing the worker wrote about a hidden check is shown (it could carry the inputs):
+            # a standard exception's name, or the placeholder's task number.
+            placeholder = _NOT_IMPLEMENTED.search(report)
+            kind = failed.answer.get("kind")
+            if placeholder:
+                report = f"NotImplementedError: {placeholder.group(1).split(':')[0]}"
+            else:
+                report = f"raised {kind if isinstance(kind, str) and kind in _BUILTIN_ERRORS else 'an error'}"
     except _Lie as lie:
         raise WorkerError(f"the worker broke the grading protocol ({lie}); the task scores 0", "protocol") from None
     entry["ok"] = not report
@@ -563,8 +576,8 @@ def _score(result: TaskResult) -> None:
     if result.status in ("timeout", "crashed") or result.summary:
         result.score = 0
         return
-    failures = [c["report"] for c in result.checks if not c["ok"]]
-    failures += [t["message"] or t["outcome"] for t in result.tests if t["outcome"] != "passed"]
+    failures = [t["message"] or t["outcome"] for t in result.tests if t["outcome"] != "passed"]
+    failures += [c["report"] for c in result.checks if not c["ok"]]
     if not result.tests and not failures:
         result.status, result.summary = "error", "no test of this task ran (are they marked @pytest.mark.task(n, m)?)"
         return
@@ -578,7 +591,9 @@ def _score(result: TaskResult) -> None:
     placeholders = [_NOT_IMPLEMENTED.search(f) for f in failures]
     if all(placeholders):
         result.status = "not implemented"
-        messages = {m.group(1).split(":")[0]: m.group(1) for m in placeholders}  # "Task 3.1" -> message
+        messages: dict = {}  # "Task 3.1" -> its first message (a hidden check's comes last, cut short)
+        for match in placeholders:
+            messages.setdefault(match.group(1).split(":")[0], match.group(1))
         own = f"Task {result.id}"
         others = sorted((name for name in messages if name != own), key=lambda n: task_key(n.split()[1]))
         if own in messages:

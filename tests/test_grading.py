@@ -252,8 +252,8 @@ def test_wrong_batchnorm_term_is_named(planted):
 def test_infinite_loop_costs_its_task_only(planted):
     result = planted["infinite_loop"]["5.1"]
     assert result.status == "timeout"
-    assert result.summary == ("stopped after the time limit of 6 s while checking power_iteration on case 1: "
-                              "power_iteration on shapes (4, 3), (4,): an infinite loop, or far too slow")
+    assert result.summary == ("stopped after the time limit of 6 s while running test test_one_step_by_hand: "
+                              "an infinite loop, or far too slow")
     assert 6 <= result.seconds < 15
 
 
@@ -282,8 +282,7 @@ def test_nan_at_zero_is_named(planted):
 def test_crash_costs_its_task_only(planted):
     result = planted["crash"]["4.2"]
     assert result.status == "crashed"
-    assert result.summary.startswith("the worker process ended while checking hw4_weight_norm on example 1")
-    assert "(exit code 3)" in result.summary
+    assert result.summary == "the worker process ended while running test test_grad_g_by_hand (exit code 3)"
 
 
 # ---------------------------------------------------------------------------------------

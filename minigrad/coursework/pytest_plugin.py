@@ -36,7 +36,7 @@ class TaskPlugin:
             self.collect_errors.append(crash_message(report))
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
-        self.progress(f"test {nodeid.split('::', 1)[-1]}")
+        self.progress(f"running test {nodeid.split('::', 1)[-1]}")
 
     def pytest_runtest_logreport(self, report) -> None:
         if report.when == "call" or report.outcome != "passed":
