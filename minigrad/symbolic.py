@@ -568,10 +568,11 @@ def symbolic_check(
       3. entries step 2 could not settle are compared at ``points - 1`` more points.
     The verdict (``result.verdict``) is "proved" when step 2 settled every entry, "matched
     at points" when step 3 was needed, "failed" on a counterexample, and "not checkable"
-    when ``fn`` has no symbolic form or the whole check (symbolic run, sympy.diff, proofs,
-    points) did not finish within ``budget`` seconds of wall time (``budget=None``: no
-    limit). Rational points come from ``seed`` (default: minigrad's generator, see
-    manual_seed).
+    when ``fn`` has no symbolic form or the check (symbolic run, sympy.diff, the first
+    point) did not finish within ``budget`` seconds of wall time: method "too large to
+    prove in N s" (``budget=None``: no limit). A budget that ends during step 3 leaves
+    "matched at k points", k the points every entry passed. Rational points come from
+    ``seed`` (default: minigrad's generator, see manual_seed).
     """
     started = time.perf_counter()
     name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "fn")
