@@ -119,9 +119,11 @@ def _student_files(spec: dict) -> list:
 
 
 def _match(submission: Path, folder: Path, spec: dict) -> Path | None:
-    """The submission's folder for an instructor's assignment: the folder itself or its namesake."""
+    """The submission's folder for an instructor's assignment: the folder itself, its namesake,
+    or else the first sub-folder (by name) that holds the assignment's module."""
     first = _student_files(spec)[0]
-    for candidate in (submission, submission / folder.name):
+    others = sorted(p for p in submission.iterdir() if p.is_dir() and not p.is_symlink()) if submission.is_dir() else []
+    for candidate in (submission, submission / folder.name, *others):
         if (candidate / first).is_file() and not (candidate / first).is_symlink():
             return candidate
     return None
@@ -763,7 +765,8 @@ def as_gradescope(results: list, seconds: float) -> dict:
     score, points = sum(r.score for r in results), sum(r.points for r in results)
     return {"score": float(score), "execution_time": int(round(seconds)),
             "output": f"minigrad grade: {score}/{points} points ({sum(r.status == 'passed' for r in results)} of "
-                      f"{len(results)} tasks passed)",
+                      f"{len(results)} tasks passed)" + ("" if all(r.trusted for r in results) else
+                                                         " in a SELF-CHECK, not a grade (no --source)"),
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 

@@ -441,3 +441,23 @@ def test_grade_format_gradescope_writes_the_same_json(tmp_path, solutions):
     full = as_gradescope(solutions, 1.0)
     validate_gradescope(full)
     assert (full["score"], len(full["tests"])) == (48, 16)
+
+
+def test_a_submission_folder_is_matched_to_the_instructors_assignment(tmp_path):
+    from minigrad.grading import _match
+
+    spec = load_spec(ASSIGNMENTS / "hw1_elementwise")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "hw1_elementwise.py").write_text("")
+    assert _match(alone, ASSIGNMENTS / "hw1_elementwise", spec) == alone
+    nested = tmp_path / "nested"
+    for name in ("a_notes", "homework1", "hw1_elementwise"):
+        (nested / name).mkdir(parents=True)
+    (nested / "homework1" / "hw1_elementwise.py").write_text("")
+    assert _match(nested, ASSIGNMENTS / "hw1_elementwise", spec) == nested / "homework1"
+    (nested / "hw1_elementwise" / "hw1_elementwise.py").write_text("")  # the namesake comes first
+    assert _match(nested, ASSIGNMENTS / "hw1_elementwise", spec) == nested / "hw1_elementwise"
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "hw1_elementwise.py").symlink_to(alone / "hw1_elementwise.py")
+    assert _match(tmp_path / "linked", ASSIGNMENTS / "hw1_elementwise", spec) is None
