@@ -6,15 +6,16 @@ and hidden checks come from there only) it
   1. starts a sandboxed worker (minigrad/coursework/sandbox.py, worker.py) holding a fresh
      copy of exactly the files the assignment declares, taken from the submission, plus the
      instructor's tests;
-  2. asks it for numbers: "the forward and the VJP of primitive hw1_mul on these arrays,
+  2. asks the worker to run the task's tests (``@pytest.mark.task(n, m)``) and report them
+     (first: the worker has not yet seen a hidden check's inputs that it could report);
+  3. asks it for numbers: "the forward and the VJP of primitive hw1_mul on these arrays,
      for these upstream gradients", "power_iteration on these arrays"; the inputs are made
      here and only copies travel, in a pickle-free format whose sizes are checked;
-  3. compares the answers with references computed the same way from the instructor's
-     solution (in a worker of its own), entry by entry, and names what differs;
-  4. asks the worker to run the task's tests (``@pytest.mark.task(n, m)``) and report them.
-A task scores its points when every comparison of step 3 and every test passes, else 0.
+  4. compares the answers with references computed the same way from the instructor's
+     solution (in a worker of its own), entry by entry, and names what differs.
+A task scores its points when every test and every comparison of step 4 passes, else 0.
 The tests run next to the student's code, so their outcomes are only believed when they
-report a failure: a forged "passed" cannot add points that step 3 did not allow. A worker
+report a failure: a forged "passed" cannot add points that step 4 did not allow. A worker
 that dies, runs out of time or memory, or breaks the protocol scores 0 for that task, with
 the reason.
 
