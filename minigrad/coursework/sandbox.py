@@ -110,7 +110,9 @@ class SandboxedWorker:
         self.files = dict(files)  # name in the sandbox -> source path
         self.module = module
         self.limits = limits
-        self.hide = [str(Path(p).resolve()) for p in hide]
+        # Beside a source checkout of minigrad lie the coursework solutions: hide them as well.
+        shipped = MINIGRAD_DIR.parent / "tutorials"
+        self.hide = [str(Path(p).resolve()) for p in hide] + ([str(shipped)] if shipped.is_dir() else [])
         self.landlock = landlock
         self.root_parent = root
         self.process: subprocess.Popen | None = None
