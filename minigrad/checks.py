@@ -584,8 +584,12 @@ def run(args) -> int:
     else:
         proved = sum(1 for r in records if r.symbolic == "proved")
         matched = sum(1 for r in records if r.symbolic.startswith("matched"))
+        # (a row too large to prove within its budget is no finding about the op, but it is
+        # no proof either: the count says how many there were)
+        too_large = sum(1 for r in records if r.symbolic.startswith("too large"))
+        unproved = f", {too_large} too large to prove in the budget" if too_large else ""
         counts = (f"{len(records)} checks, {len(records) - len(failed)} passed, {len(failed)} failed; "
-                  f"symbolic: {proved} proved, {matched} matched at points; {elapsed:.1f} s")
+                  f"symbolic: {proved} proved, {matched} matched at points{unproved}; {elapsed:.1f} s")
         if failed and held_back:
             print(counts, file=out)
             _print_summary(failed, out)
