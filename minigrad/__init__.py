@@ -19,6 +19,11 @@ from minigrad.ops import (
 from minigrad.functional import (
     cross_entropy, leaky_relu, logsumexp, mean, mse_loss, relu, sigmoid, softmax, var,
 )
+from minigrad.functional import (  # PyTorch's names (see Tensor's docstring)
+    amax, amin, argmax, argmin, cat, chunk, clamp, masked_fill, permute, prod, repeat, return_types,
+    sort, split, squeeze, std, topk, unsqueeze,
+)
+from minigrad.ops.special import cos, erf, sin
 from minigrad.serialization import load, save
 from minigrad.anomaly import detect_anomaly
 from minigrad import nn, optim  # noqa: E402

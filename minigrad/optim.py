@@ -42,11 +42,6 @@ class Optimizer:
         for index, param in enumerate(params):
             if not isinstance(param, Tensor):
                 raise TypeError(f"{type(self).__name__}: parameter {index} is a {type(param).__name__}, not a Tensor")
-            if not param.requires_grad:
-                raise ValueError(
-                    f"{type(self).__name__}: parameter {index} (shape {param.shape}) does not require "
-                    f"grad, so it would never be updated"
-                )
             if id(param) in seen:
                 raise ValueError(
                     f"{type(self).__name__}: parameter {index} (shape {param.shape}) appears more than "

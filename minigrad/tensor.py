@@ -23,7 +23,45 @@ _OUT_OF_PLACE = {
     "__setitem__": "build a new tensor instead of assigning entries, e.g. "
                    "x = minigrad.where(mask, value, x)",
     "zero_": "use a new tensor: x = minigrad.zeros_like(x)",
+    "add_": "write it out of place: x = x + y",
+    "sub_": "write it out of place: x = x - y",
+    "mul_": "write it out of place: x = x * y",
+    "div_": "write it out of place: x = x / y",
+    "fill_": "use a new tensor: x = minigrad.full(x.shape, value)",
+    "copy_": "use the source itself, or set p.data = src under no_grad()",
+    "clamp_": "write it out of place: x = x.clamp(min, max)",
 }
+
+
+class _Size(int):
+    """A tensor's element count (NumPy's ``x.size``) that is also PyTorch's ``x.size()``.
+
+    ``x.size`` reads as an int, as in NumPy; calling it, ``x.size()`` gives the shape and
+    ``x.size(dim)`` one axis' length, as in PyTorch. Both spellings work unchanged.
+    """
+
+    def __new__(cls, shape: tuple):
+        count = 1
+        for length in shape:
+            count *= length
+        size = int.__new__(cls, count)
+        size.shape = shape
+        return size
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        if not isinstance(dim, (int, np.integer)) or not -len(self.shape) <= dim < max(len(self.shape), 1):
+            raise IndexError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
+        return self.shape[dim] if self.shape else 1
+
+
+def _no_numpy_extras(function: str, dtype, out) -> None:
+    """Refuse NumPy's dtype= and out= (np.sum(t) passes them as None)."""
+    if out is not None:
+        raise TypeError(f"{function}: out= is not supported on tensors; assign the result instead")
+    if dtype is not None:
+        raise TypeError(f"{function}: dtype= is not supported; cast first, e.g. t.astype('float64').{function}()")
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -33,6 +71,10 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+#: the tensor behind each read-only ``data`` view handed out (for ``t.data -= x``)
+_VIEW_OWNERS: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
 
 
 def _is_sympy(value) -> bool:
@@ -59,6 +101,20 @@ class Tensor:
     ``t.grad`` is None until a backward pass reaches ``t`` (only leaves keep a gradient,
     unless ``retain_grad()`` is called). Ops on tensors build the graph that ``backward``
     walks; under ``minigrad.no_grad()`` nothing is recorded.
+
+    PyTorch's and NumPy's spellings both work: ``dim``/``keepdim`` or ``axis``/``keepdims``
+    on every reduction and softmax; ``x.size`` is the element count (NumPy) and
+    ``x.size()`` the shape (PyTorch); ``numel()``, ``dim()``, ``view``, ``unsqueeze``,
+    ``permute`` and PyTorch's in-place methods (``add_``, ``mul_``, ``zero_``, ...).
+    Where the two libraries mean different things the spelling decides:
+    ``x.max(1)``/``x.max(dim=1)`` give PyTorch's (values, indices) and ``x.max(axis=1)``
+    NumPy's values; ``var``/``std`` with ``axis=``/``ddof=`` divide by n - ddof (default 0,
+    NumPy) and otherwise by n - correction (default 1, PyTorch); ``x.transpose(0, 1)``
+    swaps two axes (PyTorch) and ``x.transpose((2, 0, 1))`` permutes all (NumPy).
+    NumPy's functions take tensors: ``np.sum(t)``, ``np.exp(t)`` and the other functions
+    with a minigrad counterpart run it (and keep the graph); any other function runs on
+    the values of a tensor that is not recorded, and refuses one whose gradient it would
+    drop.
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "_node", "_version", "__weakref__")
@@ -108,15 +164,25 @@ class Tensor:
         without any error. Change such a tensor with ``t.data = new`` or ``t[...] = v`` under
         ``no_grad()`` (both counted by the in-place clock), or work on ``t.detach().clone()``.
         Other tensors (gradients, constants) give their array itself.
+
+        ``t.data -= lr * t.grad`` (PyTorch's manual update) works: NumPy hands the in-place
+        subtraction to the tensor operand, which computes the new values and stores them
+        in ``t`` as ``t.data = new`` does (see ``minigrad._numpy_interop``).
         """
         if self.requires_grad:
-            return _read_only(self._data)
+            view = _read_only(self._data)
+            _VIEW_OWNERS[id(view)] = self
+            return view
         return self._data
 
     @data.setter
     def data(self, value) -> None:
         """Replace the values (no graph is recorded). Counts as an in-place change."""
         value = _to_array(value)
+        if value is self._data or value.base is self._data and value.shape == self._data.shape:
+            # (t.data -= x stored the values already; the assignment hands them back)
+            self._bump_version()
+            return
         if value.shape != self._data.shape and self.requires_grad:
             raise ValueError(
                 f"Tensor.data: new data has shape {value.shape}, this tensor has shape "
@@ -194,7 +260,16 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return self._data.size
+        """The number of entries (NumPy); ``x.size()`` gives the shape (PyTorch)."""
+        return _Size(self._data.shape)
+
+    def numel(self) -> int:
+        """The number of entries."""
+        return int(self._data.size)
+
+    def dim(self) -> int:
+        """The number of axes (PyTorch's name for ``ndim``)."""
+        return self._data.ndim
 
     @property
     def T(self) -> "Tensor":
@@ -229,10 +304,19 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        # (read-only for a tensor that requires grad, for the reason given under ``data``)
-        if dtype is None:
-            return self.data if not copy else self._data.copy()
-        return self._data.astype(dtype)
+        """The values for NumPy (read-only for a tensor that requires grad, like ``data``)."""
+        array = self.data
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on tensors: see ``_numpy_interop.ufunc``."""
+        return _numpy_interop.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions on tensors: see ``_numpy_interop.function``."""
+        return _numpy_interop.function(func, args, kwargs)
 
     def item(self):
         if self._data.size != 1:
@@ -247,6 +331,20 @@ class Tensor:
 
     def __float__(self) -> float:
         return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others only without a spec."""
+        if self._data.ndim == 0 and self.dtype != object:
+            return format(self._data.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(
+            f"format: spec {spec!r} applies to a 0-d tensor; this one has shape {self.shape}. "
+            f"Format t.item() for a one-element tensor, or each entry of t.tolist()."
+        )
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -321,11 +419,14 @@ class Tensor:
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
 
-        A scalar output is seeded with 1; any other shape needs ``gradient=`` (the vector in
+        A scalar (or any one-element) output is seeded with 1; any other shape needs ``gradient=`` (the vector in
         the vector-Jacobian product). The graph's saved arrays are freed afterwards unless
         ``retain_graph=True``; ``create_graph=True`` records the backward pass itself so the
         gradients can be differentiated again (``retain_graph`` then defaults to True).
         """
+        if gradient is None and self._data.ndim and self._data.size == 1 and self.dtype != object:
+            # any one-element output is seeded with 1, as in PyTorch ((a @ b) of shape (1, 1))
+            gradient = Tensor._constant(np.ones(self.shape, dtype=self.dtype))
         _run_backward(self, gradient, retain_graph, create_graph)
 
     # Display -----------------------------------------------------------------------------
@@ -413,30 +514,120 @@ class Tensor:
     __hash__ = object.__hash__
 
     # Methods mirroring the functions -----------------------------------------------------
-    def sum(self, axis=None, keepdims: bool = False):
+    # PyTorch's dim/keepdim and NumPy's axis/keepdims are both accepted; see the class
+    # docstring for the few places where the two libraries mean different things.
+    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None, out=None):
+        _no_numpy_extras("sum", dtype, out)
+        axis, keepdims = _functional.resolve_axis("sum", dim, axis, keepdim, keepdims)
         return _ops.sum_(self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False):
-        return _functional.mean(self, axis, keepdims)
+    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None, out=None):
+        _no_numpy_extras("mean", dtype, out)
+        return _functional.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, keepdims: bool = False, ddof: int = 0):
-        return _functional.var(self, axis, keepdims, ddof)
+    def var(self, dim=None, keepdim=None, *, axis=None, keepdims=None, ddof=None, correction=None,
+            unbiased=None):
+        """Variance; ``axis=``/``ddof=`` divide by n - ddof (NumPy), else by n - correction (PyTorch, 1)."""
+        return _functional.var(self, dim, keepdim, axis=axis, keepdims=keepdims, ddof=ddof,
+                               correction=correction, unbiased=unbiased)
 
-    def max(self, axis=None, keepdims: bool = False):
-        return _ops.max_(self, axis, keepdims)
+    def std(self, dim=None, keepdim=None, *, axis=None, keepdims=None, ddof=None, correction=None,
+            unbiased=None):
+        """Standard deviation, with ``var``'s arguments and rules."""
+        return _functional.std(self, dim, keepdim, axis=axis, keepdims=keepdims, ddof=ddof,
+                               correction=correction, unbiased=unbiased)
 
-    def min(self, axis=None, keepdims: bool = False):
-        return _ops.min_(self, axis, keepdims)
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """Largest entry: with ``dim`` (or positionally) PyTorch's (values, indices) named
+        tuple; with ``axis=`` or no argument the values only; with a tensor, the elementwise max."""
+        if isinstance(dim, Tensor):
+            return _ops.maximum(self, dim)
+        if dim is None:
+            axis, keepdims = _functional.resolve_axis("max", None, axis, keepdim, keepdims)
+            return _ops.max_(self, axis, keepdims)
+        _functional.resolve_axis("max", dim, axis, keepdim, keepdims)
+        return _functional.max_values_indices(self, dim, bool(keepdim))
+
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """Smallest entry; the same spellings as ``max``."""
+        if isinstance(dim, Tensor):
+            return _ops.minimum(self, dim)
+        if dim is None:
+            axis, keepdims = _functional.resolve_axis("min", None, axis, keepdim, keepdims)
+            return _ops.min_(self, axis, keepdims)
+        _functional.resolve_axis("min", dim, axis, keepdim, keepdims)
+        return _functional.min_values_indices(self, dim, bool(keepdim))
+
+    def amax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _functional.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _functional.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return _functional.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return _functional.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return _functional.sort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        return _functional.topk(self, k, dim, largest, sorted)
+
+    def prod(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _functional.prod(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def logsumexp(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _functional.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
         return _ops.reshape(self, *shape)
 
-    def flatten(self, start_axis: int = 0):
-        return _ops.flatten(self, start_axis)
+    def view(self, *shape):
+        """The same entries in a new shape (a reshape: NumPy decides whether memory is shared)."""
+        return _ops.reshape(self, *shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return _functional.flatten_dims(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim: int):
+        return _functional.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _functional.squeeze(self, dim)
+
+    def permute(self, *dims):
+        return _functional.permute(self, *dims)
+
+    def expand(self, *sizes):
+        return _functional.expand(self, *sizes)
+
+    def repeat(self, *repeats):
+        return _functional.repeat(self, *repeats)
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        return _functional.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _functional.chunk(self, chunks, dim)
+
+    def clamp(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
+        return _functional.clamp(self, min, max)
+
+    clip = clamp
+
+    def masked_fill(self, mask, value):
+        return _functional.masked_fill(self, mask, value)
 
     def transpose(self, *axes):
+        """Permute the axes (NumPy: all of them, reversed by default); two ints swap those two (PyTorch)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if len(axes) == 2 and axes[0] % max(self.ndim, 1) != axes[1] % max(self.ndim, 1):
+            # (two distinct axes: NumPy would need every axis, or mean the identity on 2-D)
+            return _ops.swapaxes(self, *axes)
         return _ops.transpose(self, axes or None)
 
     def swapaxes(self, axis1: int, axis2: int):
@@ -457,6 +648,12 @@ class Tensor:
     def tanh(self):
         return _ops.tanh(self)
 
+    def sin(self):
+        return _special.sin(self)
+
+    def cos(self):
+        return _special.cos(self)
+
     def abs(self):
         return _ops.abs_(self)
 
@@ -466,14 +663,47 @@ class Tensor:
     def sigmoid(self):
         return _functional.sigmoid(self)
 
-    def softmax(self, axis: int = -1):
-        return _functional.softmax(self, axis)
+    def softmax(self, dim: int = -1, *, axis=None):
+        return _functional.softmax(self, dim, axis=axis)
 
-    def log_softmax(self, axis: int = -1):
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, dim: int = -1, *, axis=None):
+        return _functional.log_softmax(self, dim, axis=axis)
 
     def matmul(self, other):
         return _ops.matmul(self, other)
+
+    # PyTorch's in-place methods ---------------------------------------------------------
+    # Each is refused on a tensor that requires grad while gradients are recorded, is
+    # allowed under no_grad() (as optimisers use it), and ticks the in-place clock, so a
+    # graph that saved the tensor refuses its backward pass afterwards.
+    def add_(self, other, alpha=1):
+        if alpha != 1:
+            return self._inplace("add_", other, lambda a, b: a + alpha * b)
+        return self._inplace("add_", other, np.add)
+
+    def sub_(self, other, alpha=1):
+        if alpha != 1:
+            return self._inplace("sub_", other, lambda a, b: a - alpha * b)
+        return self._inplace("sub_", other, np.subtract)
+
+    def mul_(self, other):
+        return self._inplace("mul_", other, np.multiply)
+
+    def div_(self, other):
+        return self._inplace("div_", other, np.true_divide)
+
+    def fill_(self, value):
+        return self._inplace("fill_", value, lambda a, b: np.full_like(a, b))
+
+    def copy_(self, src):
+        return self._inplace("copy_", src, lambda a, b: np.broadcast_to(np.asarray(b, dtype=a.dtype), a.shape).copy())
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        low = -np.inf if min is None else min
+        high = np.inf if max is None else max
+        return self._inplace("clamp_", None, lambda a, _: np.minimum(np.maximum(a, low), high).astype(a.dtype))
 
 
 def lift(value, like: Tensor | None = None) -> Tensor:
@@ -664,3 +894,6 @@ Tensor.__mul__ = _arithmetic(_Mul, "__mul__")
 Tensor.__truediv__ = _arithmetic(_Div, "__truediv__")
 
 from minigrad import functional as _functional  # noqa: E402
+from minigrad import _numpy_interop  # noqa: E402
+from minigrad.ops import special as _special  # noqa: E402
+from minigrad.ops import conv as _conv  # noqa: E402,F401  (registers the convolutions)

@@ -22,7 +22,7 @@ ZERO_D = {
     "sum(0, keepdims)": (lambda x: x.sum(0, keepdims=True), lambda x: x.sum(0, keepdim=True), 3.0, 1.0),
     "mean(0)": (lambda x: x.mean(0), lambda x: x.mean(0), 3.0, 1.0),
     "mean(-1)": (lambda x: mg.mean(x, -1), lambda x: x.mean(-1), 3.0, 1.0),
-    "max(0)": (lambda x: x.max(0), lambda x: x.amax(0), 3.0, 1.0),
+    "max(0)": (lambda x: x.max(axis=0), lambda x: x.amax(0), 3.0, 1.0),
     "max(-1)": (lambda x: mg.max(x, -1), lambda x: x.amax(-1), 3.0, 1.0),
     "logsumexp(0)": (lambda x: logsumexp(x, 0), lambda x: x.logsumexp(0), 3.0, 1.0),
     "log_softmax(-1)": (lambda x: log_softmax(x, -1), lambda x: x.log_softmax(-1), 0.0, 0.0),

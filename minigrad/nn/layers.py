@@ -95,3 +95,77 @@ class LeakyReLU(Module):
 class Identity(Module):
     def forward(self, x):
         return x
+
+
+class Flatten(Module):
+    """Merge the axes start_dim..end_dim (PyTorch's defaults: all but the batch axis)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return F.flatten_dims(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero entries with probability p in training mode (the rest scaled by 1/(1-p)); identity in eval."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+        self.p = float(p)
+
+    def forward(self, x):
+        return NF.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` vectors of ``embedding_dim``, looked up by index; weight ~ N(0, 1) as PyTorch."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=np.float64):
+        super().__init__()
+        for label, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Embedding: {label} must be a positive int, got {value!r}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.weight = Parameter(_random.generator().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+
+    def forward(self, indices):
+        return NF.embedding(indices, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return NF.gelu(x, self.approximate)
+
+
+class Softplus(Module):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return NF.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+from minigrad.nn import functional as NF  # noqa: E402

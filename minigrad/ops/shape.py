@@ -111,8 +111,9 @@ class ScatterAdd(Primitive):
         if a.dtype == object:
             out[...] = 0
         if _is_basic(index):
-            # (``out[()] = a`` would store a 0-d object array as the entry itself)
-            out[index if index != () else ...] = a
+            # (``out[()] = a``, or out[i, j] = a, would store a 0-d object array as the
+            # entry itself: give NumPy the expression inside it)
+            out[index if index != () else ...] = a[()] if a.dtype == object and a.ndim == 0 and index != () else a
         else:
             np.add.at(out, index, a)
         return out
@@ -177,10 +178,10 @@ def reshape(a, *shape):
     if shape == a.shape:
         return a
     try:
-        target = _resolve_shape(shape, a.size)
+        target = _resolve_shape(shape, a._data.size)
     except ValueError:
         raise ValueError(
-            f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} entries) into "
+            f"reshape: cannot reshape a tensor of shape {a.shape} ({a._data.size} entries) into "
             f"shape {shape}; the number of entries must stay the same."
         ) from None
     return apply(Reshape, a, shape=target)
