@@ -58,6 +58,8 @@ HEADLINES = (
      "chain of {length:,} elementwise ops on 8 floats, fwd + bwd: minigrad / PyTorch per op", "<=", 0.75),
     ("spectral_norm_step", "minigrad_over_torch",
      "spectral-norm training step, Linear(1024, 1024), batch 64: minigrad / PyTorch", "<=", 1.1),
+    ("conv2d_step", "minigrad_over_torch",
+     "Conv2d(3, 16, 3) forward + backward, batch 64, 3x32x32, float64: minigrad / PyTorch", "<=", 1.5),
     ("power_iteration", "svd_over_power_step_2048",
      "SVD (singular values only) / one power-iteration step, 2048 x 2048", ">=", 50),
     ("memory", "peak_over_numpy", "MLP step at batch {peak_batch}: peak memory / hand-written NumPy's", "<=", 1.3),
@@ -93,7 +95,7 @@ def _cases(quick: bool) -> list:
          lambda: memory.run(256, 20, 64, 5) if quick else memory.run(1024, 1000, 64, 100),
          {"peak_over_numpy": ("<=", 1.3), "growth_over_steps_kb": ("<=", 64)}),
     ]
-    for module_name in ("norm_steps", "power_iteration", "gradcheck_cost", "symbolic_cost"):
+    for module_name in ("norm_steps", "conv_step", "power_iteration", "gradcheck_cost", "symbolic_cost"):
         try:
             module = __import__(f"benchmarks.{module_name}", fromlist=["cases"])
         except ImportError:

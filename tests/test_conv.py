@@ -192,3 +192,19 @@ def test_spectral_and_weight_norm_on_convolutions_match_pytorch():
         norms.weight_norm(ours, dim=dim)
         assert list(ours.state_dict()) == list(theirs.state_dict())
         _compare(ours, theirs, np.random.default_rng(4).standard_normal((2, 3, 5, 6)))
+
+
+def test_fast_float_paths_agree_with_the_im2col_versions():
+    from minigrad.ops import conv
+
+    rng = np.random.default_rng(5)
+    for groups, geometry in ((1, ((1, 1), (0, 0), (1, 1))), (2, ((2, 1), (1, 2), (1, 2)))):
+        x = rng.standard_normal((2, 4, 7, 6))
+        w = rng.standard_normal((6, 4 // groups, 3, 2))
+        y = conv._conv_forward(x, w, *geometry, groups)
+        np.testing.assert_allclose(conv._fast_conv(x, w, *geometry, groups), y, rtol=1e-13, atol=1e-14)
+        g = rng.standard_normal(y.shape)
+        np.testing.assert_allclose(conv._fast_conv_transpose(g, w, *geometry, groups, (7, 6)),
+                                   conv._conv_transpose_forward(g, w, *geometry, groups, (7, 6)), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(conv._fast_conv_weight(x, g, (3, 2), *geometry, groups),
+                                   conv._conv_weight_forward(x, g, (3, 2), *geometry, groups), rtol=1e-13, atol=1e-14)

@@ -105,6 +105,57 @@ def _conv_weight_forward(x, g, kernel, stride, padding, dilation, groups):
     return np.ascontiguousarray(out.transpose(0, 2, 1)).reshape(o, cg, kh, kw)
 
 
+# ---------------------------------------------------------------------------------------
+# Fast paths for float data (the same sums, by einsum over the strided windows)
+# ---------------------------------------------------------------------------------------
+# The im2col functions above are the readable versions and serve SymPy data. On floats,
+# einsum with optimize=True hands the windows to one BLAS product without building the
+# column matrix and its transposes first; test_conv checks the two give the same numbers.
+def _fast_conv(x, w, stride, padding, dilation, groups):
+    n, c, h, width = x.shape
+    o, cg, kh, kw = w.shape
+    ho = output_size(h, kh, stride[0], padding[0], dilation[0])
+    wo = output_size(width, kw, stride[1], padding[1], dilation[1])
+    cols = _columns(x, (kh, kw), stride, padding, dilation, (ho, wo))
+    if groups == 1:
+        return np.einsum("ncijpq,ocpq->noij", cols, w, optimize=True)
+    cols = cols.reshape(n, groups, cg, ho, wo, kh, kw)
+    out = np.einsum("ngcijpq,gocpq->ngoij", cols, w.reshape(groups, o // groups, cg, kh, kw), optimize=True)
+    return out.reshape(n, o, ho, wo)
+
+
+def _fast_conv_transpose(y, w, stride, padding, dilation, groups, out_hw):
+    n, o, ho, wo = y.shape
+    _, cg, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    h, width = out_hw
+    og = o // groups
+    full = np.zeros((n, groups * cg, h + 2 * ph, width + 2 * pw), dtype=np.result_type(y, w))
+    for group in range(groups):
+        # (Cg, kh, kw, N, Ho, Wo): every output gradient times every tap, one BLAS product
+        cols = np.tensordot(w[group * og:(group + 1) * og], y[:, group * og:(group + 1) * og], axes=(0, 1))
+        target = full[:, group * cg:(group + 1) * cg]
+        for p in range(kh):
+            for q in range(kw):
+                target[:, :, p * dh: p * dh + (ho - 1) * sh + 1: sh,
+                       q * dw: q * dw + (wo - 1) * sw + 1: sw] += cols[:, p, q].transpose(1, 0, 2, 3)
+    return full[:, :, ph:ph + h, pw:pw + width]
+
+
+def _fast_conv_weight(x, g, kernel, stride, padding, dilation, groups):
+    n, c, _, _ = x.shape
+    _, o, ho, wo = g.shape
+    kh, kw = kernel
+    cg, og = c // groups, o // groups
+    cols = _columns(x, kernel, stride, padding, dilation, (ho, wo))
+    out = np.empty((o, cg, kh, kw), dtype=np.result_type(x, g))
+    for group in range(groups):
+        # the (Cg kh kw, N Ho Wo) column matrix, copied once so the product is one BLAS call
+        matrix = np.ascontiguousarray(cols[:, group * cg:(group + 1) * cg].transpose(1, 4, 5, 0, 2, 3))
+        grads = g[:, group * og:(group + 1) * og].transpose(1, 0, 2, 3).reshape(og, -1)
+        out[group * og:(group + 1) * og] = (matrix.reshape(cg * kh * kw, -1) @ grads.T).T.reshape(og, cg, kh, kw)
+    return out
+
 _GEOMETRY = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1}
 _STRIDED = {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2), "groups": 2}
 
@@ -121,7 +172,9 @@ class Conv2d(Primitive):
 
     @staticmethod
     def forward(ctx, x, w, stride, padding, dilation, groups):
-        return _conv_forward(x, w, stride, padding, dilation, groups)
+        if x.dtype == object:
+            return _conv_forward(x, w, stride, padding, dilation, groups)
+        return _fast_conv(x, w, stride, padding, dilation, groups)
 
     @staticmethod
     def vjp(ctx, grad):
@@ -152,7 +205,9 @@ class ConvTranspose2d(Primitive):
 
     @staticmethod
     def forward(ctx, y, w, stride, padding, dilation, groups, out_hw):
-        return _conv_transpose_forward(y, w, stride, padding, dilation, groups, out_hw)
+        if y.dtype == object:
+            return _conv_transpose_forward(y, w, stride, padding, dilation, groups, out_hw)
+        return _fast_conv_transpose(y, w, stride, padding, dilation, groups, out_hw)
 
     @staticmethod
     def vjp(ctx, grad):
@@ -183,7 +238,9 @@ class Conv2dWeight(Primitive):
 
     @staticmethod
     def forward(ctx, x, g, kernel, stride, padding, dilation, groups):
-        return _conv_weight_forward(x, g, kernel, stride, padding, dilation, groups)
+        if x.dtype == object:
+            return _conv_weight_forward(x, g, kernel, stride, padding, dilation, groups)
+        return _fast_conv_weight(x, g, kernel, stride, padding, dilation, groups)
 
     @staticmethod
     def vjp(ctx, grad):
