@@ -131,6 +131,8 @@ def _reduction(method: str, allowed=("axis", "keepdims")):
         kept = _plain(method, kwargs, allowed)
         if args:
             kept.update(zip(allowed, args))
+        if "ddof" in allowed:  # np.var and np.std mean NumPy's ddof=0 when none is given
+            kept.setdefault("ddof", 0)
         return getattr(lift(a), method)(**kept)
 
     return run

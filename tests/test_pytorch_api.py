@@ -269,3 +269,50 @@ def test_against_pytorch():
     total_mg.backward()
     total_torch.backward()
     np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# Every composed op of this file, checked against central differences (no oracle needed).
+NF = mg.nn.functional
+COMPOSED = {
+    "max(dim) values": (lambda x: x.max(1).values, (3, 4)),
+    "min(dim, keepdim) values": (lambda x: x.min(0, keepdim=True).values, (3, 4)),
+    "sort values": (lambda x: x.sort(dim=0, descending=True).values, (3, 4)),
+    "topk values": (lambda x: x.topk(2, dim=1).values, (3, 4)),
+    "prod over a dim": (lambda x: x.prod(dim=1), (3, 5)),
+    "prod of all": (lambda x: x.prod(), (2, 3)),
+    "std with correction": (lambda x: x.std(dim=0), (4, 3)),
+    "var with ddof": (lambda x: x.var(axis=1, ddof=0), (4, 3)),
+    "clamp": (lambda x: x.clamp(-0.4, 0.3), (3, 4)),
+    "masked_fill": (lambda x: x.masked_fill(np.eye(3, 4, dtype=bool), 2.0), (3, 4)),
+    "repeat": (lambda x: x.repeat(2, 1, 3), (3, 2)),
+    "expand": (lambda x: x.unsqueeze(0).expand(4, -1, -1), (3, 2)),
+    "split and cat": (lambda x: mg.cat(list(x.split([1, 3], dim=1))[::-1], dim=1), (2, 4)),
+    "chunk": (lambda x: x.chunk(2, dim=0)[1] * 2.0, (5, 2)),
+    "logsumexp(dim)": (lambda x: x.logsumexp(dim=1, keepdim=True), (3, 4)),
+    "gelu": (lambda x: NF.gelu(x), (3, 4)),
+    "gelu tanh": (lambda x: NF.gelu(x, approximate="tanh"), (3, 4)),
+    "softplus": (lambda x: NF.softplus(x * 5.0, beta=0.5, threshold=3.0), (3, 4)),
+    "layer_norm": (lambda x: NF.layer_norm(x, 4), (3, 4)),
+    "batch_norm (training)": (lambda x: NF.batch_norm(x, None, None, training=True), (4, 3, 2, 2)),
+    "max_pool2d": (lambda x: NF.max_pool2d(x, 2, stride=1, padding=1), (1, 2, 3, 3)),
+    "avg_pool2d": (lambda x: NF.avg_pool2d(x, 2, padding=1, count_include_pad=False), (1, 2, 3, 3)),
+    "adaptive_avg_pool2d": (lambda x: NF.adaptive_avg_pool2d(x, (2, 3)), (1, 2, 5, 4)),
+    "conv1d": (lambda x: NF.conv1d(x, x[:2, :, :2] * 1.0, stride=2, padding=1), (2, 3, 5)),
+    "l1_loss": (lambda x: NF.l1_loss(x, mg.tensor(np.full((3, 4), 0.05))), (3, 4)),
+    "cross_entropy with smoothing and ignore": (
+        lambda x: NF.cross_entropy(x, np.array([0, 3, 1]), ignore_index=1, label_smoothing=0.2), (3, 4)),
+    "nll_loss weighted": (lambda x: NF.nll_loss(x, np.array([2, 0, 2]), weight=mg.tensor([1.0, 2.0, 0.5, 1.0])), (3, 4)),
+    "bce_with_logits": (lambda x: NF.binary_cross_entropy_with_logits(x, mg.tensor(np.linspace(0, 1, 12).reshape(3, 4)),
+                                                                      pos_weight=mg.tensor([1.0, 2.0, 3.0, 0.5])), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("case", list(COMPOSED))
+def test_composed_op_gradients_match_central_differences(case):
+    from minigrad.gradcheck import check_gradients
+
+    fn, shape = COMPOSED[case]
+    data = np.random.default_rng(7).standard_normal(shape)
+    result = check_gradients(fn, (mg.tensor(data, requires_grad=True),), atol=1e-7, rtol=1e-6, name=case)
+    assert result.ok, result.report
+    assert result.max_rel_error < 1e-6
