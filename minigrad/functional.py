@@ -96,12 +96,17 @@ def sigmoid(x) -> Tensor:
 
 def softmax(x, dim: int = -1, *, axis=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (or ``axis``; default the last axis)."""
-    return ops.exp(ops.log_softmax(x, _softmax_axis("softmax", dim, axis)))
+    return ops.exp(log_softmax(x, _softmax_axis("softmax", dim, axis)))
 
 
 def log_softmax(x, dim: int = -1, *, axis=None) -> Tensor:
     """log(softmax(x)) along ``dim`` (or ``axis``; default the last axis), one stable op."""
-    return ops.log_softmax(x, _softmax_axis("log_softmax", dim, axis))
+    x = lift(x)
+    axis = _softmax_axis("log_softmax", dim, axis)
+    if x.size == 0:  # nothing to normalise (the fused op's max has no identity): empty, as PyTorch
+        ops.normalize_axis(axis, x.ndim, "log_softmax")
+        return ops.mul(x, 1.0)
+    return ops.log_softmax(x, axis)
 
 
 def _softmax_axis(function: str, dim, axis):
