@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import heapq
 import itertools
 import operator
@@ -347,7 +348,7 @@ def run_backward(
     clock_now = InplaceClock.now
     # A primitive's array-level fast_vjp is used only when the backward pass is not
     # recorded and the data are floats; the tensor vjp does everything else.
-    fast = not create_graph
+    fast = USE_FAST_VJP and not create_graph
     anomaly = AnomalyMode.enabled
     results = {}
     pop = grads.pop
@@ -456,6 +457,9 @@ def run_backward(
 
 
 _OBJECT = np.dtype(object)
+#: MINIGRAD_NO_FAST_VJP=1 runs every backward pass on the tensor VJPs alone (the teaching
+#: path): the results must not change, which the test suite can be run this way to show
+USE_FAST_VJP = os.environ.get("MINIGRAD_NO_FAST_VJP", "") in ("", "0")
 
 
 def _vjp(node: Node, grad, fast: bool):
@@ -634,7 +638,6 @@ class record_grads(contextlib.ContextDecorator):
 
 def _creation_trace() -> str:
     """The user's stack where an op was created (anomaly mode only: it is slow)."""
-    import os
     import traceback
 
     package_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -129,3 +129,27 @@ def test_a_failure_in_one_world_names_the_world_and_the_comparison():
     assert not result.ok
     assert result.report.startswith("mul ((), (3, 4)) in sympy: proof: ")
     assert result.details["proof"] == "FAIL"
+
+
+def test_the_whole_engine_runs_without_fast_vjps_on_request():
+    # MINIGRAD_NO_FAST_VJP=1 keeps every backward pass on the tensor VJPs (the teaching path)
+    import subprocess
+    import sys
+
+    script = ("import minigrad as mg\n"
+              "from minigrad import autograd, nn\n"
+              "from minigrad.nn import functional as F\n"
+              "mg.manual_seed(0)\n"
+              "model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))\n"
+              "loss = F.cross_entropy(model(mg.randn(5, 3)), [0, 1, 1, 0, 1])\n"
+              "loss.backward()\n"
+              "print(autograd.USE_FAST_VJP, repr(float(model[0].weight.grad.data.sum())))\n")
+    runs = {}
+    for value in ("1", "0"):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              env={**__import__("os").environ, "MINIGRAD_NO_FAST_VJP": value})
+        assert done.returncode == 0, done.stderr
+        flag, total = done.stdout.split()
+        runs[value] = (flag, float(total))
+    assert runs["1"][0] == "False" and runs["0"][0] == "True"
+    assert abs(runs["1"][1] - runs["0"][1]) <= 1e-15 * max(1.0, abs(runs["0"][1]))
