@@ -7,9 +7,10 @@ network needs all three). Both libraries start from the same weights, input and 
 gradient, and the largest difference of their gradients is reported
 (``max_grad_difference_torch``) so both are known to do the same work.
 
-minigrad's convolution on floats is einsum over NumPy's strided windows (forward and
-weight gradient) and one tensordot per group plus kh * kw strided additions for the input
-gradient (the transposed convolution); see minigrad/ops/conv.py. PyTorch is timed in
+minigrad's convolution on floats copies NumPy's strided windows once into a column matrix
+that serves the forward product and the weight gradient, and computes the input gradient
+(the transposed convolution) as one batched product plus kh * kw strided additions; see
+minigrad/ops/conv.py. PyTorch is timed in
 phases of its own (``benchmarks.common.phased_samples``), one thread each when run by
 ``python -m benchmarks``.
 """

@@ -202,7 +202,7 @@ def test_fast_float_paths_agree_with_the_im2col_versions():
         x = rng.standard_normal((2, 4, 7, 6))
         w = rng.standard_normal((6, 4 // groups, 3, 2))
         y = conv._conv_forward(x, w, *geometry, groups)
-        np.testing.assert_allclose(conv._fast_conv(x, w, *geometry, groups), y, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(conv._fast_conv(x, w, *geometry, groups)[0], y, rtol=1e-13, atol=1e-14)
         g = rng.standard_normal(y.shape)
         np.testing.assert_allclose(conv._fast_conv_transpose(g, w, *geometry, groups, (7, 6)),
                                    conv._conv_transpose_forward(g, w, *geometry, groups, (7, 6)), rtol=1e-13, atol=1e-14)

@@ -106,22 +106,35 @@ def _conv_weight_forward(x, g, kernel, stride, padding, dilation, groups):
 
 
 # ---------------------------------------------------------------------------------------
-# Fast paths for float data (the same sums, by einsum over the strided windows)
+# Fast paths for float data (the same sums, as a few large matrix products)
 # ---------------------------------------------------------------------------------------
-# The im2col functions above are the readable versions and serve SymPy data. On floats,
-# einsum with optimize=True hands the windows to one BLAS product without building the
-# column matrix and its transposes first; test_conv checks the two give the same numbers.
+# The im2col functions above are the readable versions and serve SymPy data. On floats the
+# column matrix is laid out (N, G, Cg kh kw, Ho Wo), so the output comes out of one batched
+# product already in (N, O, Ho, Wo) order, and the forward keeps it for the weight gradient;
+# the input gradient is one batched product and kh kw strided additions. test_conv
+# checks these against the readable versions.
+def _column_matrix(x, kernel, stride, padding, dilation, out_hw, groups):
+    """The receptive fields as (N, G, Cg kh kw, Ho Wo), copied once into that layout."""
+    n, c = x.shape[:2]
+    view = _columns(x, kernel, stride, padding, dilation, out_hw)  # (N, C, Ho, Wo, kh, kw)
+    matrix = np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))  # rows read along Wo
+    return matrix.reshape(n, groups, (c // groups) * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+
+
 def _fast_conv(x, w, stride, padding, dilation, groups):
-    n, c, h, width = x.shape
+    """(output, column matrix): one batched matrix product per image and group."""
+    n = x.shape[0]
     o, cg, kh, kw = w.shape
-    ho = output_size(h, kh, stride[0], padding[0], dilation[0])
-    wo = output_size(width, kw, stride[1], padding[1], dilation[1])
-    cols = _columns(x, (kh, kw), stride, padding, dilation, (ho, wo))
-    if groups == 1:
-        return np.einsum("ncijpq,ocpq->noij", cols, w, optimize=True)
-    cols = cols.reshape(n, groups, cg, ho, wo, kh, kw)
-    out = np.einsum("ngcijpq,gocpq->ngoij", cols, w.reshape(groups, o // groups, cg, kh, kw), optimize=True)
-    return out.reshape(n, o, ho, wo)
+    out_hw = tuple(output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a], dilation[a]) for a in (0, 1))
+    matrix = _column_matrix(x, (kh, kw), stride, padding, dilation, out_hw, groups)
+    out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), matrix)  # (N, G, Og, Ho Wo)
+    return out.reshape(n, o, *out_hw), matrix
+
+
+def _fast_conv_weight_from_columns(matrix, g, weight_shape, groups):
+    n = g.shape[0]
+    grads = g.reshape(n, groups, weight_shape[0] // groups, -1)
+    return np.add.reduce(np.matmul(grads, matrix.swapaxes(-1, -2)), axis=0).reshape(weight_shape)
 
 
 def _fast_conv_transpose(y, w, stride, padding, dilation, groups, out_hw):
@@ -130,31 +143,20 @@ def _fast_conv_transpose(y, w, stride, padding, dilation, groups, out_hw):
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     h, width = out_hw
     og = o // groups
+    # every output gradient times every tap: (G, Cg kh kw, Og) @ (N, G, Og, Ho Wo), no copy of y
+    cols = np.matmul(w.reshape(groups, og, cg * kh * kw).swapaxes(1, 2), y.reshape(n, groups, og, ho * wo))
+    cols = cols.reshape(n, groups * cg, kh, kw, ho, wo)
     full = np.zeros((n, groups * cg, h + 2 * ph, width + 2 * pw), dtype=np.result_type(y, w))
-    for group in range(groups):
-        # (Cg, kh, kw, N, Ho, Wo): every output gradient times every tap, one BLAS product
-        cols = np.tensordot(w[group * og:(group + 1) * og], y[:, group * og:(group + 1) * og], axes=(0, 1))
-        target = full[:, group * cg:(group + 1) * cg]
-        for p in range(kh):
-            for q in range(kw):
-                target[:, :, p * dh: p * dh + (ho - 1) * sh + 1: sh,
-                       q * dw: q * dw + (wo - 1) * sw + 1: sw] += cols[:, p, q].transpose(1, 0, 2, 3)
+    for p in range(kh):
+        for q in range(kw):
+            full[:, :, p * dh: p * dh + (ho - 1) * sh + 1: sh, q * dw: q * dw + (wo - 1) * sw + 1: sw] += cols[:, :, p, q]
     return full[:, :, ph:ph + h, pw:pw + width]
 
 
 def _fast_conv_weight(x, g, kernel, stride, padding, dilation, groups):
-    n, c, _, _ = x.shape
-    _, o, ho, wo = g.shape
-    kh, kw = kernel
-    cg, og = c // groups, o // groups
-    cols = _columns(x, kernel, stride, padding, dilation, (ho, wo))
-    out = np.empty((o, cg, kh, kw), dtype=np.result_type(x, g))
-    for group in range(groups):
-        # the (Cg kh kw, N Ho Wo) column matrix, copied once so the product is one BLAS call
-        matrix = np.ascontiguousarray(cols[:, group * cg:(group + 1) * cg].transpose(1, 4, 5, 0, 2, 3))
-        grads = g[:, group * og:(group + 1) * og].transpose(1, 0, 2, 3).reshape(og, -1)
-        out[group * og:(group + 1) * og] = (matrix.reshape(cg * kh * kw, -1) @ grads.T).T.reshape(og, cg, kh, kw)
-    return out
+    matrix = _column_matrix(x, kernel, stride, padding, dilation, g.shape[2:], groups)
+    o = g.shape[1]
+    return _fast_conv_weight_from_columns(matrix, g, (o, x.shape[1] // groups) + tuple(kernel), groups)
 
 _GEOMETRY = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1}
 _STRIDED = {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2), "groups": 2}
@@ -174,7 +176,10 @@ class Conv2d(Primitive):
     def forward(ctx, x, w, stride, padding, dilation, groups):
         if x.dtype == object:
             return _conv_forward(x, w, stride, padding, dilation, groups)
-        return _fast_conv(x, w, stride, padding, dilation, groups)
+        out, matrix = _fast_conv(x, w, stride, padding, dilation, groups)
+        if ctx is not None and ctx.needs_input_grad[1]:
+            ctx.saved = matrix  # the weight gradient reuses the columns (fast_vjp)
+        return out
 
     @staticmethod
     def vjp(ctx, grad):
@@ -185,6 +190,22 @@ class Conv2d(Primitive):
             apply(ConvTranspose2d, grad, w, out_hw=x.shape[2:], **geometry) if need_x else None,
             apply(Conv2dWeight, x, grad, kernel=w.shape[2:], **geometry) if need_w else None,
         )
+
+    @staticmethod
+    def fast_vjp(ctx, grad):
+        # vjp's two products on the float arrays, the weight's from the saved columns
+        x, w = ctx.parents
+        need_x, need_w = ctx.needs_input_grad
+        stride, padding, dilation, groups = (ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups"))
+        g = grad._data
+        grad_x = grad_w = None
+        if need_x:
+            grad_x = Tensor._constant(_fast_conv_transpose(g, w._data, stride, padding, dilation, groups, x.shape[2:]))
+        if need_w:
+            matrix = ctx.saved if ctx.saved is not None else _column_matrix(
+                x._data, w.shape[2:], stride, padding, dilation, g.shape[2:], groups)
+            grad_w = Tensor._constant(_fast_conv_weight_from_columns(matrix, g, w.shape, groups))
+        return grad_x, grad_w
 
 
 @register
