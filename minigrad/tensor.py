@@ -118,8 +118,6 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "_node", "_version", "__weakref__")
-    # Makes NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of looping over it.
-    __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype=None):
         self._data = _to_array(data, dtype)

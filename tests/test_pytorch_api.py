@@ -316,3 +316,16 @@ def test_composed_op_gradients_match_central_differences(case):
     result = check_gradients(fn, (mg.tensor(data, requires_grad=True),), atol=1e-7, rtol=1e-6, name=case)
     assert result.ok, result.report
     assert result.max_rel_error < 1e-6
+
+
+def test_module_level_functions_take_dim():
+    x = mg.tensor(X)
+    values, indices = mg.max(x, dim=1)
+    assert values.tolist() == [5.0, 6.0] and indices.tolist() == [1, 2]
+    assert mg.min(x, dim=0, keepdim=True).values.tolist() == [[1.0, 2.0, 3.0]]
+    assert mg.max(x, 1).tolist() == [5.0, 6.0]  # positional: NumPy's axis, values only
+    assert mg.sum(x, dim=1, keepdim=True).tolist() == [[9.0], [12.0]]
+    assert mg.mean(x, dim=0).tolist() == [2.5, 3.5, 4.5] and mg.std(x, dim=1).tolist() == [2.0, 2.0]
+    assert mg.prod(x, dim=1).tolist() == [15.0, 48.0] and mg.argmax(x, dim=1).tolist() == [1, 2]
+    with pytest.raises(TypeError, match="sum: got dim=1 and axis=0"):
+        mg.sum(x, 0, dim=1)

@@ -1,7 +1,7 @@
 """The composed functions and primitives in one namespace, like torch.nn.functional."""
 from minigrad.functional import *  # noqa: F401,F403
 from minigrad.functional import (  # noqa: F401
-    abs, cross_entropy, exp, leaky_relu, linear, log, log_softmax, logsumexp, matmul, maximum,
+    abs, exp, leaky_relu, linear, log, log_softmax, logsumexp, matmul, maximum,
     mean, minimum, mse_loss, relu, reshape, sigmoid, softmax, sqrt, tanh, transpose, var, where,
 )
 from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401,E402

@@ -56,7 +56,7 @@ def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int
 
 
 def _conv_forward(x, w, stride, padding, dilation, groups):
-    n, c, h, width = x.shape
+    n, _, h, width = x.shape
     o, cg, kh, kw = w.shape
     ho = output_size(h, kh, stride[0], padding[0], dilation[0])
     wo = output_size(width, kw, stride[1], padding[1], dilation[1])

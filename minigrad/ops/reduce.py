@@ -145,23 +145,50 @@ def _is_peak(a: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return out
 
 
-def sum_(a, axis=None, keepdims: bool = False):
-    """Sum over ``axis`` (None: all axes)."""
+def sum_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Sum over ``axis`` or PyTorch's ``dim`` (None: all axes)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _pytorch_names("sum", dim, axis, keepdim, keepdims)
     a = lift(a)
     axes = normalize_axis(axis, a.ndim, "sum")
     return apply(Sum, a, axis=axes, keepdims=bool(keepdims))
 
 
-def max_(a, axis=None, keepdims: bool = False):
-    """Largest entry over ``axis`` (None: all axes)."""
+def max_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Largest entry over ``axis`` (None: all axes); ties share the gradient.
+
+    With PyTorch's ``dim=`` keyword it is ``torch.max(x, dim=...)``: the named tuple
+    (values, indices). A positional second argument is NumPy's axis (``np.max(x, 1)``).
+    """
+    if dim is not None:
+        from minigrad.functional import max_values_indices
+
+        _pytorch_names("max", dim, axis, keepdim, None)
+        return max_values_indices(a, dim, bool(keepdim))
+    if keepdim is not None:
+        axis, keepdims = _pytorch_names("max", None, axis, keepdim, keepdims)
     a = lift(a)
     axes = normalize_axis(axis, a.ndim, "max")
     return apply(Max, a, axis=axes, keepdims=bool(keepdims))
 
 
-def min_(a, axis=None, keepdims: bool = False):
-    """Smallest entry over ``axis``, composed as -max(-a)."""
+def min_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Smallest entry over ``axis``, composed as -max(-a); ``dim=`` as in ``max_``."""
+    if dim is not None:
+        from minigrad.functional import min_values_indices
+
+        _pytorch_names("min", dim, axis, keepdim, None)
+        return min_values_indices(a, dim, bool(keepdim))
+    if keepdim is not None:
+        axis, keepdims = _pytorch_names("min", None, axis, keepdim, keepdims)
     return neg(max_(neg(a), axis=axis, keepdims=keepdims))
+
+
+def _pytorch_names(function: str, dim, axis, keepdim, keepdims) -> tuple:
+    """(axis, keepdims) from either spelling (see functional.resolve_axis)."""
+    from minigrad.functional import resolve_axis
+
+    return resolve_axis(function, dim, axis, keepdim, keepdims if keepdims else None)
 
 
 from minigrad.ops.elementwise import mul, neg  # noqa: E402
