@@ -21,7 +21,7 @@ import numpy as np
 
 from minigrad import ops
 from minigrad.autograd import GradMode
-from minigrad.tensor import _VIEW_OWNERS, Tensor, lift
+from minigrad.tensor import Tensor, lift, view_owner
 
 
 def _tensors(value):
@@ -114,7 +114,7 @@ def _into_array(function, method: str, inputs: tuple, kwargs: dict, out: tuple):
     target = out[0]
     if target.flags.writeable:
         return function(*_values(inputs), out=target, **kwargs)
-    owner = _VIEW_OWNERS.get(id(target))
+    owner = view_owner(target)
     if owner is None or not (owner._data is target.base or owner._data is target):
         raise ValueError(f"numpy.{name}: the output array is read-only")
     result = np.asarray(function(*_values(inputs), **kwargs))

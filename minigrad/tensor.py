@@ -51,9 +51,9 @@ class _Size(int):
     def __call__(self, dim=None):
         if dim is None:
             return self.shape
-        if not isinstance(dim, (int, np.integer)) or not -len(self.shape) <= dim < max(len(self.shape), 1):
+        if not isinstance(dim, (int, np.integer)) or not -len(self.shape) <= dim < len(self.shape):
             raise IndexError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
-        return self.shape[dim] if self.shape else 1
+        return self.shape[dim]
 
 
 def _no_numpy_extras(function: str, dtype, out) -> None:
@@ -73,8 +73,23 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
-#: the tensor behind each read-only ``data`` view handed out (for ``t.data -= x``)
-_VIEW_OWNERS: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
+#: the tensor behind each read-only ``data`` view still alive (for ``t.data -= x``):
+#: id(view) -> (weak reference to the view, weak reference to its tensor); an entry goes
+#: when its view does
+_VIEW_OWNERS: dict = {}
+
+
+def _remember_owner(view: np.ndarray, tensor: "Tensor") -> None:
+    key = id(view)
+    _VIEW_OWNERS[key] = (weakref.ref(view, lambda _, key=key: _VIEW_OWNERS.pop(key, None)), weakref.ref(tensor))
+
+
+def view_owner(array: np.ndarray) -> "Tensor | None":
+    """The tensor whose ``data`` gave ``array`` (a view still alive), or None."""
+    entry = _VIEW_OWNERS.get(id(array))
+    if entry is None or entry[0]() is not array:
+        return None
+    return entry[1]()
 
 
 def _is_sympy(value) -> bool:
@@ -169,7 +184,7 @@ class Tensor:
         """
         if self.requires_grad:
             view = _read_only(self._data)
-            _VIEW_OWNERS[id(view)] = self
+            _remember_owner(view, self)
             return view
         return self._data
 

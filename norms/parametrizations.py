@@ -16,7 +16,7 @@ spectral norm   keys ``parametrizations.weight.original``, ``parametrizations.we
                 (W / max(||W||, eps)). ``dim`` defaults to 0, or 1 for ConvTranspose.
 weight norm     keys ``parametrizations.weight.original0`` (g, the norms over every axis but
                 ``dim``, keepdims-shaped) and ``original1`` (v). weight = g * v / ||v||;
-                ``dim=None`` takes the norm of the whole tensor.
+                ``dim=None`` (or -1, as in PyTorch) takes the norm of the whole tensor.
 
 References: Miyato et al. 2018 (spectral norm), Salimans & Kingma 2016 (weight norm);
 PyTorch, torch/nn/utils/parametrizations.py (the behaviour matched here).
@@ -115,7 +115,7 @@ class WeightNormParametrization(Module):
         self.dim = dim
 
     def _axes(self, ndim: int) -> tuple:
-        if self.dim is None or self.dim == -1 and ndim == 0:
+        if self.dim is None or self.dim == -1:  # (PyTorch's _weight_norm reads -1 as "no dim")
             return tuple(range(ndim))
         dim = self.dim % max(ndim, 1)
         return tuple(a for a in range(ndim) if a != dim)

@@ -128,7 +128,7 @@ def test_spectral_norm_matches_pytorch(make):
     np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("dim", [0, 1, None])
+@pytest.mark.parametrize("dim", [0, 1, None, -1])
 def test_weight_norm_matches_pytorch(dim):
     torch = pytest.importorskip("torch", reason=ORACLE)
     torch.manual_seed(0)

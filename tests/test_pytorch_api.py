@@ -329,3 +329,13 @@ def test_module_level_functions_take_dim():
     assert mg.prod(x, dim=1).tolist() == [15.0, 48.0] and mg.argmax(x, dim=1).tolist() == [1, 2]
     with pytest.raises(TypeError, match="sum: got dim=1 and axis=0"):
         mg.sum(x, 0, dim=1)
+
+
+def test_data_views_are_forgotten_when_they_go():
+    from minigrad.tensor import _VIEW_OWNERS
+
+    p = nn.Parameter(np.ones(3))
+    before = len(_VIEW_OWNERS)
+    for _ in range(100):
+        p.data.sum()
+    assert len(_VIEW_OWNERS) <= before + 1
