@@ -126,6 +126,10 @@ class Tensor:
     NumPy's values; ``var``/``std`` with ``axis=``/``ddof=`` divide by n - ddof (default 0,
     NumPy) and otherwise by n - correction (default 1, PyTorch); ``x.transpose(0, 1)``
     swaps two axes (PyTorch) and ``x.transpose((2, 0, 1))`` permutes all (NumPy).
+    The in-place methods follow PyTorch's rules (allowed under ``no_grad()``, counted by the
+    in-place clock), with one difference on purpose: while gradients are recorded they are
+    refused on any tensor that requires grad, not only on leaves, because a node of the
+    graph is never rewritten after it is made (write ``x = x + y`` instead).
     NumPy's functions take tensors: ``np.sum(t)``, ``np.exp(t)`` and the other functions
     with a minigrad counterpart run it (and keep the graph); any other function runs on
     the values of a tensor that is not recorded, and refuses one whose gradient it would
