@@ -302,12 +302,12 @@ def min_values_indices(x, dim, keepdim: bool = False):
     return _extreme_with_index(x, dim, keepdim, largest=False)
 
 
-def argmax(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+def argmax(x, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """Index of the largest entry (of the flattened tensor when dim is None); int64, no gradient."""
     return _arg_extreme(x, "argmax", np.argmax, dim, keepdim, axis, keepdims)
 
 
-def argmin(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+def argmin(x, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """Index of the smallest entry (of the flattened tensor when dim is None); int64, no gradient."""
     return _arg_extreme(x, "argmin", np.argmin, dim, keepdim, axis, keepdims)
 
@@ -320,7 +320,7 @@ def _arg_extreme(x, name, pick, dim, keepdim, axis, keepdims) -> Tensor:
         raise ValueError(f"{name}: cannot take the {name} of an empty tensor (shape {x.shape})")
     if dim is None:
         out = np.asarray(pick(x.data))
-        if keepdim:
+        if keepdim:  # every axis kept, of length 1 (PyTorch and NumPy agree)
             out = out.reshape((1,) * x.ndim)
     elif x.ndim == 0:
         ops.normalize_axis(dim, 0, name)

@@ -1,6 +1,7 @@
 """Tensor: an array, its gradient, and the link to the op that made it."""
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -581,10 +582,10 @@ class Tensor:
     def amin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         return _functional.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    def argmax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         return _functional.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    def argmin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         return _functional.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
@@ -738,7 +739,8 @@ def lift(value, like: Tensor | None = None) -> Tensor:
         dtype = like._data.dtype if like is not None and isinstance(like, Tensor) else None
         key = (dtype, value, kind)
         cached = _CONSTANTS.get(key)
-        if cached is not None:
+        # (-0.0 == 0.0, so it would find 0.0's entry: only a positive zero is served)
+        if cached is not None and (value or kind is int or math.copysign(1.0, value) > 0):
             return cached
         return _number_constant(key)
     return Tensor._constant(_to_array(value))
@@ -753,7 +755,8 @@ def _number_constant(key: tuple) -> Tensor:
         array = np.asarray(value, dtype=dtype)
     array.flags.writeable = False
     constant = Tensor._constant(array)
-    if len(_CONSTANTS) < 4096:
+    # (never -0.0, which 0.0's lookups would find, nor NaN, which no lookup finds)
+    if len(_CONSTANTS) < 4096 and value == value and (value or math.copysign(1.0, value) > 0):
         _CONSTANTS[key] = constant
     return constant
 
@@ -896,7 +899,8 @@ def _arithmetic(op, name: str):
 
     def method(self, other):
         if not isinstance(other, Tensor):
-            cached = _CONSTANTS.get((self._data.dtype, other, float)) if type(other) is float else None
+            # (zeros go through lift, which tells -0.0 from 0.0)
+            cached = _CONSTANTS.get((self._data.dtype, other, float)) if type(other) is float and other else None
             other = lift(other, self) if cached is None else cached
         return _apply_binary(op, self, other)
 

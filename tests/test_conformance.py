@@ -51,6 +51,7 @@ CASES = {
     "min(dim, keepdim)": (lambda x: x.min(0, keepdim=True), lambda x: x.min(0, keepdim=True), (3, 4), NO_EMPTY),
     "argmax(dim)": (lambda x: x.argmax(dim=-1), lambda x: x.argmax(dim=-1), (3, 4), NO_EMPTY),
     "argmin()": (lambda x: x.argmin(), lambda x: x.argmin(), (3, 4), NO_EMPTY),
+    "argmax(keepdim) over all": (lambda x: x.argmax(keepdim=True), lambda x: x.argmax(keepdim=True), (3, 4), NO_EMPTY),
     "logsumexp(dim)": (lambda x: x.logsumexp(dim=-1), lambda x: x.logsumexp(dim=-1), (3, 4), ALL),
     "softmax(dim)": (lambda x: F.softmax(x, dim=-1), lambda x: TF.softmax(x, dim=-1), (3, 4), ALL),
     "log_softmax(dim=0)": (lambda x: F.log_softmax(x, dim=0), lambda x: TF.log_softmax(x, dim=0), (3, 4), ALL),
