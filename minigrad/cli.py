@@ -1,4 +1,4 @@
-"""The `minigrad` command: tour, check, graph, derive, grade, train, assignment.
+"""The `minigrad` command: tour, check, graph, derive, grade, train, gan, assignment.
 
 Each subcommand is a function ``cmd_<name>(args) -> int`` registered in ``COMMANDS``;
 heavy modules are imported inside them so that ``minigrad --help`` stays instant.
@@ -95,6 +95,14 @@ def cmd_train(args) -> int:
     return _run("train", "tour", "run_train", args)
 
 
+def cmd_gan(args) -> int:
+    # The GAN demo is an application of the norms, so it lives in norms/ (the engine never
+    # imports norms at module level).
+    from norms import gan
+
+    return gan.run_cli(args)
+
+
 def _add_tour(sub) -> None:
     parser = sub.add_parser("tour", help="reproduce the reference post, prove the gradients, train, write a report")
     parser.add_argument("--out", default="minigrad-tour", help="folder for graphs, plots and report.html")
@@ -161,7 +169,18 @@ def _add_assignment(sub) -> None:
     parser.set_defaults(func=cmd_assignment)
 
 
-COMMANDS = [_add_tour, _add_check, _add_graph, _add_derive, _add_grade, _add_train, _add_assignment]
+def _add_gan(sub) -> None:
+    parser = sub.add_parser("gan", help="train a GAN on a ring of 8 Gaussians (and 8x8 digits) with and without "
+                                        "spectral norm, over seeds")
+    parser.add_argument("--quick", action="store_true", help="the ring only, in under 2 minutes")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per arm (default 5)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps of the ring GAN (default 2000 with --quick, else 5000)")
+    parser.add_argument("--out", default="minigrad-gan", help="folder for gan.json and the pictures")
+    parser.set_defaults(func=cmd_gan)
+
+
+COMMANDS = [_add_tour, _add_check, _add_graph, _add_derive, _add_grade, _add_train, _add_gan, _add_assignment]
 
 
 def build_parser() -> argparse.ArgumentParser:

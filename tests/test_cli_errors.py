@@ -94,6 +94,35 @@ def test_train_bad_path(tmp_path, blocked):
 
 
 # ---------------------------------------------------------------------------------------
+# gan (each refused before any training: these finish in a second)
+# ---------------------------------------------------------------------------------------
+def test_gan_bad_seeds(tmp_path):
+    assert_one_line_error(minigrad("gan", "--quick", "--seeds", "0", cwd=tmp_path), "gan",
+                          "--seeds must be a number of seeds from 1 to 100, got 0", "try --seeds 5")
+    assert not (tmp_path / "minigrad-gan").exists()
+
+
+def test_gan_bad_steps(tmp_path):
+    assert_one_line_error(minigrad("gan", "--quick", "--steps", "-3", cwd=tmp_path), "gan",
+                          "--steps must be a positive number of training steps, got -3", "try --steps 2000")
+
+
+def test_gan_bad_option_value(tmp_path):
+    assert_one_line_error(minigrad("gan", "--seeds", "five", cwd=tmp_path), "gan",
+                          "argument --seeds: invalid int value: 'five'")
+
+
+def test_gan_bad_option(tmp_path):
+    assert_one_line_error(minigrad("gan", "--quik", cwd=tmp_path), "gan",
+                          "unrecognized arguments: --quik", "see `minigrad gan --help`")
+
+
+def test_gan_bad_path(tmp_path, blocked):
+    assert_one_line_error(minigrad("gan", "--quick", "--out", str(blocked), cwd=tmp_path), "gan",
+                          f"cannot write into --out '{blocked}'", "pass a folder you can create and write to")
+
+
+# ---------------------------------------------------------------------------------------
 # check
 # ---------------------------------------------------------------------------------------
 def test_check_bad_name(tmp_path):
