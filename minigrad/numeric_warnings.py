@@ -34,12 +34,14 @@ def _inside(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_PACKAGES)
 
 
-def _context() -> tuple:
-    """(op name or None, input shapes, the user's frame) from the live stack."""
-    op_name, shapes, user, backward_of = None, "", None, None
+def _context(filename: str) -> tuple:
+    """(op name or None, input shapes, the user's frame, the warning frame's globals)."""
+    op_name, shapes, user, backward_of, engine_globals = None, [], None, None, None
     frame, reached_engine = sys._getframe(2), False  # (the first frames are warnings' own)
     while frame is not None:
         code = frame.f_code
+        if engine_globals is None and code.co_filename == filename:
+            engine_globals = frame.f_globals
         if op_name is None and code.co_name in ("apply", "apply_binary") and "op" in frame.f_locals:
             op = frame.f_locals["op"]
             op_name = getattr(op, "name", None)
@@ -56,20 +58,33 @@ def _context() -> tuple:
         frame = frame.f_back
     if backward_of is not None:
         op_name = f"{op_name or backward_of} (in the backward pass of {backward_of})"
-    return op_name, shapes, user
+    return op_name, shapes, user, engine_globals
+
+
+#: (file, line, text) of the restated warnings already shown at a user's call
+_SHOWN: set = set()
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
-    if issubclass(category, RuntimeWarning) and _inside(filename):
-        op_name, shapes, user = _context()
+    text = str(message)
+    # only NumPy's floating-point conditions are restated; any other warning passes unchanged
+    if issubclass(category, RuntimeWarning) and _inside(filename) and text.startswith(tuple(_CONDITIONS)):
+        op_name, shapes, user, engine_globals = _context(filename)
         if op_name is not None:
-            text = str(message)
-            keyword = next((k for c, k in _CONDITIONS.items() if text.startswith(c)), "all")
+            # The warnings module decided "once per location" at the engine's line; forget
+            # that, and decide it at the user's line instead (as NumPy alone would).
+            registry = (engine_globals or {}).get("__warningregistry__")
+            once_per_location = registry is not None and registry.pop((text, category, lineno), None) is not None
+            keyword = next(k for c, k in _CONDITIONS.items() if text.startswith(c))
             where = f" (input shape{'s' if len(shapes) > 1 else ''} {', '.join(shapes)})" if shapes else ""
             message = (f"{op_name}: {text}{where}; the result holds inf or nan. "
                        f"numpy.errstate({keyword}='ignore') around the call silences it.")
             if user is not None:
                 filename, lineno = user.f_code.co_filename, user.f_lineno
+                if once_per_location:
+                    if (filename, lineno, text) in _SHOWN:
+                        return
+                    _SHOWN.add((filename, lineno, text))
             line = ""  # one line: the user's source line is where they look already
     _previous_showwarning(message, category, filename, lineno, file, line)
 

@@ -113,10 +113,9 @@ def cases(op) -> list:
         shapes = tuple(tuple(s) for s in shapes)
         out.append(WorldCase(op, shapes, attrs))
         if op.name in SCALAR_OPERAND_OPS and len(shapes) == 2:
-            # one case per operand position; the tensor left is the larger operand
+            # one case per operand position (a number beside a 0-d tensor included)
             for position in (0, 1):
-                if shapes[1 - position] != ():
-                    out.append(WorldCase(op, shapes, attrs, scalar_at=position))
+                out.append(WorldCase(op, shapes, attrs, scalar_at=position))
     return out
 
 
@@ -212,30 +211,40 @@ def _float_world(case: WorldCase, result: WorldResult, dtype) -> tuple:
 
 
 def _fast_equals_vjp(case: WorldCase, result: WorldResult) -> None:
-    """Call fast_vjp and vjp on the same node and incoming gradient; they must agree."""
+    """Call fast_vjp and vjp on the same node and incoming gradient; they must agree.
+
+    With every input requiring grad, then with each input alone requiring it (the VJPs
+    skip the gradients nobody needs, a path of its own).
+    """
     op = case.op
     if op.fast_vjp is None:
         result.details["fast_vjp"] = "none"
         return
-    inputs = _inputs(case, np.float64)
-    output = case.function()(*inputs)
-    node = output._node
-    incoming = Tensor(np.random.default_rng(_seed(case) + 2).standard_normal(output.shape))
-    with no_grad():
-        fast = op.fast_vjp(node, incoming)
-        slow = op.vjp(node, incoming)
-    for i, (a, b, need) in enumerate(zip(fast, slow, node.needs_input_grad)):
-        if not need:
-            continue
-        if a is None or b is None:
-            result.fail("fast_vjp = vjp", f"input {i}: one of them returned None")
-            continue
-        _compare(result, f"fast_vjp = vjp, input {i}", a.data, b.data, FAST_RTOL)
+    count = len(case.tensor_shapes)
+    masks = [tuple([True] * count)] + ([tuple(i == k for i in range(count)) for k in range(count)] if count > 1 else [])
+    for mask in masks:
+        inputs = _inputs(case, np.float64)
+        for tensor, needed in zip(inputs, mask):
+            tensor.requires_grad = needed
+        output = case.function()(*inputs)
+        node = output._node
+        incoming = Tensor(np.random.default_rng(_seed(case) + 2).standard_normal(output.shape))
+        with no_grad():
+            fast = op.fast_vjp(node, incoming)
+            slow = op.vjp(node, incoming)
+        label = "" if all(mask) else f" (only input {mask.index(True)} requires grad)"
+        for i, (a, b, need) in enumerate(zip(fast, slow, node.needs_input_grad)):
+            if not need:
+                continue
+            if a is None or b is None:
+                result.fail("fast_vjp = vjp", f"input {i}{label}: one of them returned None")
+                continue
+            _compare(result, f"fast_vjp = vjp, input {i}{label}", a.data, b.data, FAST_RTOL)
     if result.ok:
         result.details["fast_vjp"] = "= vjp"
 
 
-def _sympy_world(case: WorldCase, result: WorldResult, budget: float, reference: tuple | None) -> None:
+def _sympy_world(case: WorldCase, result: WorldResult, budget: float) -> None:
     from minigrad import backend
     from minigrad.symbolic import symbolic_check, symbolic_inputs
 
@@ -281,13 +290,12 @@ def _sympy_world(case: WorldCase, result: WorldResult, budget: float, reference:
         differences = [sp.nsimplify(sp.sympify(x - y).xreplace(point)) for x, y in zip(a.reshape(-1), b.reshape(-1))]
         if any(d != 0 for d in differences):
             result.fail(f"unrecorded = recorded backward, input {i}", "the expressions differ at a rational point")
-    if reference is not None:
-        float_inputs = [_map(lambda s: float(point[s]), t.data, np.float64) for t in symbols]
-        with no_grad():
-            values = _outputs(fn(*[Tensor(a) for a in float_inputs]))
-        for k, (expr, value) in enumerate(zip(outputs, values)):
-            at_point = _map(lambda e: float(sp.sympify(e).xreplace(point)), expr.data, np.float64)
-            _compare(result, f"symbolic forward = float forward, output {k}", at_point, value.data, 1e-12)
+    float_inputs = [_map(lambda s: float(point[s]), t.data, np.float64) for t in symbols]
+    with no_grad():
+        values = _outputs(fn(*[Tensor(a) for a in float_inputs]))
+    for k, (expr, value) in enumerate(zip(outputs, values)):
+        at_point = _map(lambda e: float(sp.sympify(e).xreplace(point)), expr.data, np.float64)
+        _compare(result, f"symbolic forward = float forward, output {k}", at_point, value.data, 1e-12)
     proof = symbolic_check(fn, shapes, domain=sym_domain, budget=budget, seed=_seed(case), name=case.op.name)
     result.details["proof"] = proof.method
     # "too large to prove in N s" is no finding about the op: the row shows it, and passes.
@@ -314,7 +322,7 @@ def check_case(case: WorldCase, world: str, budget: float = 10.0) -> WorldResult
             for i, (a, b) in enumerate(zip(grads32, grads64)):
                 _compare(result, f"float32 = float64 gradient, input {i}", a, b, FLOAT32_RTOL)
         else:
-            _sympy_world(case, result, budget, reference=())
+            _sympy_world(case, result, budget)
     except Exception as error:  # noqa: BLE001 - a crash in any world is a failed check
         result.fail("run", f"raised {type(error).__name__}: {error}")
     finally:

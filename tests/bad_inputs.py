@@ -323,7 +323,7 @@ def _(model, opt, tmp):
 
 
 # -- command line ---------------------------------------------------------------------------------------
-@case("CLI", "minigrad graph with an unknown example", SystemExit, "exit code 1: minigrad graph: unknown example 'nosuch'")
+@case("CLI", "minigrad graph with an unknown example", SystemExit, "exit code 2: minigrad graph: no example named 'nosuch'; choose one of")
 def _(model, opt, tmp):
     import contextlib
     import io

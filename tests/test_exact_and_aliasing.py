@@ -80,6 +80,20 @@ def test_zero_to_the_zero_matches_pytorch():
     np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_complex_constants_in_a_real_graph_give_an_error_not_a_real_part():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"^mul: its gradient for a real input \(shape \(2,\)\) is complex"):
+        mg.abs(x * (1 + 1j)).sum().backward()
+
+
+def test_minus_zero_is_not_served_from_the_cache_of_zero():
+    one = mg.tensor([1.0])
+    with np.errstate(divide="ignore"):
+        assert (1 / (one * 0.0)).item() == np.inf
+        assert (1 / (one * -0.0)).item() == -np.inf
+        assert (1 / mg.lift(-0.0, one)).item() == -np.inf
+
+
 def test_complex_tensors_refuse_requires_grad():
     with pytest.raises(TypeError, match=r"^requires_grad: complex tensors \(dtype complex128\) cannot require gradients"):
         mg.tensor([1 + 1j], requires_grad=True)
@@ -198,7 +212,29 @@ def test_a_warning_in_the_backward_pass_names_the_op_it_came_from():
         import warnings; warnings.simplefilter("ignore"); warnings.simplefilter("default")
         y.backward()
     """)
-    assert "(in the backward pass of log)" in stderr and "minigrad/" not in stderr
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith("<string>:4: RuntimeWarning: log: divide by zero")  # the forward
+    assert lines[1].startswith("<string>:6: RuntimeWarning: div (in the backward pass of log): divide by zero")
+    assert "minigrad/" not in stderr
+
+
+def test_each_call_site_warns_once_as_numpy_does():
+    stderr = _stderr_of("""
+        import minigrad as mg
+        mg.log(mg.tensor([0.0]))
+        mg.log(mg.tensor([0.0]))
+        for _ in range(3):
+            mg.log(mg.tensor([0.0]))
+    """)
+    assert [line.split(": ")[0] for line in stderr.strip().splitlines()] == ["<string>:3", "<string>:4", "<string>:6"]
+
+
+def test_other_warnings_pass_unchanged():
+    stderr = _stderr_of("""
+        import numpy as np, minigrad as mg
+        mg.tensor(np.array([1 + 2j])).astype("float64")
+    """)
+    assert "ComplexWarning" in stderr and "errstate" not in stderr
 
 
 def test_errstate_keeps_them_silent():

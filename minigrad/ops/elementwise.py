@@ -21,6 +21,8 @@ BINARY_SHAPES = [
     (((5, 4, 1), (4, 3)), {}),
 ]
 UNARY_SHAPES = [(((),), {}), (((5,),), {}), (((3, 4),), {})]
+# (and both operands 0-d: where SymPy scalars and NumPy's bare scalars meet)
+BINARY_SHAPES.append((((), ()), {}))
 
 
 def _constant(array):
@@ -205,18 +207,24 @@ class Pow(Primitive):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
-            base = a
+            zero_exponent = None
             if a.dtype != object:
+                zero_exponent = np.broadcast_to(b._data == 0, grad.shape)
+                if not (zero_exponent & np.broadcast_to(a._data == 0, grad.shape)).any():
+                    zero_exponent = None
+            if zero_exponent is None:
+                term = mul(mul(grad, b), pow_(a, sub(b, _one_like(b))))
+            else:
                 # b * a^(b-1) is 0 where b = 0, also at a = 0 (PyTorch's convention; 0 * inf
-                # would give NaN): there the base is replaced by 1 so the power stays finite.
-                zero_exponent = np.broadcast_to(b.data == 0, grad.shape)
-                if (zero_exponent & np.broadcast_to(a.data == 0, grad.shape)).any():
-                    base = where(zero_exponent, _one_like(a), a)
-            grad_a = unbroadcast(mul(mul(grad, b), pow_(base, sub(b, _one_like(b)))), a.shape)
+                # would give NaN): the power is taken of 1 there, and the term set to 0, so
+                # that its derivatives are 0 as well.
+                term = mul(mul(grad, b), pow_(where(zero_exponent, _one_like(a), a), sub(b, _one_like(b))))
+                term = where(zero_exponent, _constant(np.zeros((), dtype=term.dtype)), term)
+            grad_a = unbroadcast(term, a.shape)
         if need_b:
             at_zero = None
             if a.dtype != object:
-                at_zero = np.broadcast_to((a.data == 0) & (b.data >= 0), grad.shape)
+                at_zero = np.broadcast_to((a._data == 0) & (b._data >= 0), grad.shape)
             if at_zero is not None and at_zero.any():
                 # log(a) is -inf there: take the log of 1 instead, then the limit 0 itself
                 term = mul(mul(grad, ctx.output), log(where(at_zero, _one_like(a), a)))
@@ -330,7 +338,7 @@ class Abs(Primitive):
 
     @staticmethod
     def vjp(ctx, grad):
-        return (mul(grad, _constant(backend.sign(ctx.parents[0].data))),)
+        return (mul(grad, _constant(backend.sign(ctx.parents[0]._data))),)
 
 
 @register
@@ -378,19 +386,20 @@ class Maximum(Primitive):
         a, b = ctx.parents
         need_a, need_b = ctx.needs_input_grad
         if grad.dtype == object:
-            weight_a = np.broadcast_to(_symbolic_first_weight(a.data, b.data), grad.shape)
+            weight_a = np.broadcast_to(_symbolic_first_weight(a._data, b._data), grad.shape)
         else:
-            weight_a = (a.data > b.data) + 0.5 * (a.data == b.data)
+            weight_a = (a._data > b._data) + 0.5 * (a._data == b._data)
             weight_a = np.broadcast_to(weight_a, grad.shape).astype(grad.dtype)
         return (
             unbroadcast(mul(grad, _constant(weight_a)), a.shape) if need_a else None,
-            unbroadcast(mul(grad, _constant(1 - weight_a)), b.shape) if need_b else None,
+            unbroadcast(mul(grad, _array_constant(1 - weight_a)), b.shape) if need_b else None,
         )
 
 
 def _symbolic_maximum(a, b):
     sp = backend.sympy()
-    return np.frompyfunc(lambda x, y: sp.Max(x, y), 2, 1)(a, b).astype(object)
+    # (frompyfunc hands back a bare expression for 0-d operands)
+    return np.asarray(np.frompyfunc(lambda x, y: sp.Max(x, y), 2, 1)(a, b), dtype=object)
 
 
 def _symbolic_first_weight(a, b):

@@ -104,7 +104,6 @@ class SvdVals(Primitive):
 
     name = "svdvals"
     no_zero_d = "the SVD needs a matrix (at least 2 axes)"
-    no_zero_d = "the singular value decomposition is defined for matrices (at least 2 axes)"
     formula = "d s(A): grad_A = U diag(g) V^T"
     symbolic = False
     examples = [(((3, 2),), {}), (((2, 3),), {}), (((2, 3, 3),), {}), (((2, 2, 4),), {})]
@@ -141,7 +140,6 @@ class SvdU(Primitive):
 
     name = "svd_u"
     no_zero_d = "the SVD needs a matrix (at least 2 axes)"
-    no_zero_d = "the singular value decomposition is defined for matrices (at least 2 axes)"
     formula = "grad_A = U (F o (U^T g - g^T U)) S V^T + (I - U U^T) g S^-1 V^T,  F_ij = 1/(s_j^2 - s_i^2)"
     symbolic = False
     examples = [(((3, 2),), {}), (((2, 3),), {}), (((2, 3, 3),), {})]
@@ -180,7 +178,6 @@ class SvdV(Primitive):
 
     name = "svd_v"
     no_zero_d = "the SVD needs a matrix (at least 2 axes)"
-    no_zero_d = "the singular value decomposition is defined for matrices (at least 2 axes)"
     formula = "grad_A = U S (F o (V^T g - g^T V)) V^T + U S^-1 g^T (I - V V^T),  F_ij = 1/(s_j^2 - s_i^2)"
     symbolic = False
     examples = [(((3, 2),), {}), (((2, 3),), {}), (((2, 3, 3),), {})]

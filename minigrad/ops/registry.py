@@ -14,12 +14,12 @@ A primitive is a class with
 and a few flags the tests and checkers read (``symbolic``, ``smooth``, ``domain``).
 Everything that is not a primitive is composed from primitives in plain Python.
 
-A primitive may also define ``fast_vjp(ctx, grad)``: the same gradients computed by NumPy
-on the raw arrays (returned as constant tensors), for speed. The backward loop calls it
-only when the backward pass is not recorded and the data are floats; everything else
-(``create_graph=True``, SymPy data, second derivatives) uses ``vjp``. The registry-wide
-tests check, on every example, that the two agree, so a fast path can never change a
-result.
+A primitive may also define ``fast_vjp(ctx, grad)``: the same gradients computed for
+speed, as constants (by NumPy on the raw arrays, or from values the forward saved). The
+backward loop calls it only when the backward pass is not recorded and the op's data are
+floats; everything else (``create_graph=True``, SymPy data, second derivatives) uses
+``vjp``. The registry-wide tests hold the two equal on every example of the op, and
+``MINIGRAD_NO_FAST_VJP=1`` runs without any fast path to show results do not change.
 
 Every primitive of minigrad and norms lists ``examples`` that include a 0-d operand, or
 says in ``no_zero_d`` why it cannot take one (``register`` refuses it otherwise): 0-d
@@ -136,9 +136,10 @@ def apply(op, *inputs, **attrs):
         first = inputs[0]
         needs = _NEEDS_ONE[first.requires_grad] if GradMode.enabled else None
     elif count == 3:  # linear with a bias
-        if _mixed_worlds(inputs):
-            inputs = _exact_inputs(inputs)
         first, second, third = inputs
+        dtype = first._data.dtype
+        if (second._data.dtype is not dtype or third._data.dtype is not dtype) and _mixed_worlds(inputs):
+            first, second, third = inputs = _exact_inputs(inputs)
         needs = None
         if GradMode.enabled and (first.requires_grad or second.requires_grad or third.requires_grad):
             needs = (first.requires_grad, second.requires_grad, third.requires_grad)
@@ -260,9 +261,10 @@ _NAMED = re.compile(r"^[\w.]+(\(.*?\))?: ")
 
 
 def _raise_forward_error(op, inputs, error: ValueError):
-    """Raise NumPy's ValueError from a forward again, with the op's name and the input shapes.
+    """Raise NumPy's plain ValueError from a forward again, naming the op and the input shapes.
 
-    (An error the op raised itself already names the op and is raised unchanged.)
+    An error whose message already starts with a name ("matrix_norm: ...") and any subclass
+    of ValueError (LinAlgError, ...) are raised unchanged.
     """
     text = str(error)
     # only NumPy's own plain ValueErrors are restated: an op's error (or LinAlgError and
@@ -270,11 +272,11 @@ def _raise_forward_error(op, inputs, error: ValueError):
     if type(error) is not ValueError or _NAMED.match(text):
         raise error
     shapes = " and ".join(str(t._data.shape) for t in inputs)
-    if "broadcast" in text:
+    if text.startswith("operands could not be broadcast together") and len(inputs) > 1:
         raise ValueError(
             f"{op.name}: inputs of shapes {shapes} cannot be broadcast together: each pair of "
             f"trailing axes must be equal or one of them 1. Reshape an input (e.g. x.reshape(-1, 1)) "
-            f"or check which tensors you meant to combine."
+            f"or check which tensors you meant to combine. (NumPy: {text})"
         ) from error
     raise ValueError(f"{op.name}: {text} (inputs of shapes {shapes})") from error
 
@@ -288,10 +290,11 @@ def _mixed_worlds(inputs) -> bool:
 def _exact_inputs(inputs) -> tuple:
     """The inputs with numeric constants made exact SymPy numbers (0.1 -> 1/10).
 
-    In the SymPy world every number is exact: a float that meets a symbol becomes the
-    rational it spells (see ``backend.exact``) before any arithmetic, so no 16-digit Float
-    ever enters an expression. Numeric tensors that require grad are left alone: they are
-    variables of the float world, and their gradients stay float.
+    In the SymPy world numbers are exact: a float constant that meets a symbol becomes the
+    rational it spells (see ``backend.exact``) before any arithmetic, so it never enters an
+    expression as a 16-digit Float. (Float attributes, such as ``x ** 0.1``'s exponent, and
+    float tensors that require grad, which are variables of the float world, are left as
+    they are.)
     """
     return tuple(
         Tensor._constant(backend.exact_array(t._data))
