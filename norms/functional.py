@@ -165,7 +165,7 @@ class FrobeniusNorm(Primitive):
             return (ops.div(ops.mul(g, x), out),)
         # Only an exact 0 is replaced: a NaN norm must stay NaN (NaN > 0 is False, so a
         # "positive" mask would silently turn NaN slices into zero gradients).
-        zero = out.data == 0
+        zero = out._data == 0
         safe = ops.where(zero, 1.0, out)  # never form 0/0, even in the discarded branch
         return (ops.where(np.broadcast_to(zero, x.shape), 0.0, ops.div(ops.mul(g, x), safe)),)
 
@@ -204,15 +204,15 @@ class VectorNorm(Primitive):
         ord, axis, keepdims = ctx.attrs["ord"], ctx.attrs["axis"], ctx.attrs["keepdims"]
         out = _expand(ctx.output, x.shape, axis, keepdims)
         g = _expand(grad, x.shape, axis, keepdims)
-        sign = Tensor._constant(backend.sign(x.data))
+        sign = Tensor._constant(backend.sign(x._data))
         magnitude = ops.abs_(x)
         if x.dtype == object:
             ratio = ops.pow_scalar(ops.div(magnitude, out), backend.sympy().nsimplify(ord) - 1)
             return (ops.mul(ops.mul(g, sign), ratio),)
         # Zero norm or zero entry: subgradient 0 (for p < 1, |0|^(p-1) would be inf).
         # Comparisons with == 0, not > 0, so that NaN entries propagate.
-        zero_norm = out.data == 0
-        inactive = np.broadcast_to(zero_norm, x.shape) | (x.data == 0)
+        zero_norm = out._data == 0
+        inactive = np.broadcast_to(zero_norm, x.shape) | (x._data == 0)
         safe_out = ops.where(zero_norm, 1.0, out)
         safe_magnitude = ops.where(inactive, 1.0, magnitude)
         ratio = ops.pow_scalar(ops.div(safe_magnitude, safe_out), ord - 1)

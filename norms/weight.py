@@ -184,7 +184,7 @@ def _weight_norm_grads(ctx, grad, norm):
     need_g, need_v = ctx.needs_input_grad
     s = _slice_dots(grad, v, dim)
     # Slices shorter than eps are divided by eps, and lose the projection term.
-    active = None if v.dtype == object else norm.data >= eps
+    active = None if v.dtype == object else norm._data >= eps
     if active is None or active.all():
         floored = safe = norm
     else:
@@ -401,13 +401,13 @@ def weight_norm_init(module: Module, x) -> Module:
 
     # The layers are rescaled one after another; if a later one raises, the earlier ones
     # get their values back, so a failed call changes no parameter.
-    originals = [(param, param.data) for param in module.parameters()]
+    originals = [(param, param._data) for param in module.parameters()]
     try:
         with no_grad():
             visit(module, x, "")
     except BaseException:
         for param, data in originals:
-            if param.data is not data:
+            if param._data is not data:
                 param.data = data
         raise
     if not found:
