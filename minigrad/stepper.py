@@ -928,7 +928,8 @@ def screenshot(page_path, png_path, step: int | None = None, width: int = 1400, 
 
 def report_section(page: StepperPage, out, stem: str = "backward-stepper") -> str:
     """Save ``page`` into folder ``out`` (and a PNG of one step when a browser is available);
-    return the HTML that embeds it in a report."""
+    return the HTML that embeds it in a report: a heading, the page in a frame, and a closing
+    paragraph (class "meaning", as the tour's report closes each section) on what it shows."""
     out = Path(out)
     path = page.save(out / f"{stem}.html")
     picture = ""
@@ -937,7 +938,12 @@ def report_section(page: StepperPage, out, stem: str = "backward-stepper") -> st
         picture = f" A still of one step: <a href='{stem}.png'>{stem}.png</a>."
     except BrowserUnavailable:
         pass
-    return (f"<h2>Step through the backward pass</h2><p>{html.escape(page.title)}: use the arrow keys "
-            f"inside the frame, or open <a href='{stem}.html'>{stem}.html</a> on its own.{picture}</p>"
+    return (f"<h2>Step through the backward pass</h2><p>{html.escape(page.title)}: click into the frame and use "
+            f"the arrow keys, or open <a href='{stem}.html'>{stem}.html</a> on its own (it works offline).{picture}</p>"
             f"<iframe src='{stem}.html' title='{html.escape(page.title)}' "
-            f"style='width:100%;height:640px;border:1px solid #ccc'></iframe>")
+            f"style='width:100%;height:640px;border:1px solid #ccc'></iframe>"
+            f"<p class='meaning'>Each backward step is one VJP call the engine made, in the engine's order (the op "
+            f"created last runs first). Where a tensor is used twice its gradient arrives in contributions that are "
+            f"summed before its producer runs; a norm's cluster is the one fused VJP the engine ran, and stepping "
+            f"into it replays the composite ops, which reach the same gradient. After the last step the leaves' "
+            f"table holds exactly the .grad that backward() left.</p>")

@@ -213,6 +213,20 @@ def test_without_graphviz_the_page_still_steps_and_says_why_the_picture_is_missi
     assert [s["op"] for s in engine_steps(page)] == ["cross_entropy", "linear", "tanh", "linear"]
 
 
+def test_report_section_saves_the_page_and_links_only_files_it_wrote(tmp_path, monkeypatch):
+    def no_browser(*args, **kwargs):
+        raise stepper.BrowserUnavailable("none here")
+
+    monkeypatch.setattr(stepper, "screenshot", no_browser)
+    output, params, title = build("spectral-norm")
+    section = stepper.report_section(backward_stepper(output, params=params, title=title), tmp_path)
+    parser = _Links()
+    parser.feed(section)
+    assert parser.values == ["backward-stepper.html", "backward-stepper.html"]   # the link and the frame
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backward-stepper.html"]
+    assert section.endswith("</p>") and "<p class='meaning'>" in section
+
+
 def test_repr_html_is_an_iframe_holding_the_page(tmp_path):
     output, params, title = build("mlp")
     page = backward_stepper(output, params=params, title=title)
