@@ -113,6 +113,8 @@ class ConvTranspose2d(_ConvNd):
 
 
 class MaxPool2d(Module):
+    """The largest entry of each window (padding counts as -inf); the gradient goes to that entry."""
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
         super().__init__()
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
@@ -125,6 +127,8 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
+    """The mean of each window (``count_include_pad``: whether padded zeros count, as PyTorch)."""
+
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
@@ -138,6 +142,8 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
+    """Means over ``output_size`` bins that tile the input as PyTorch's adaptive pooling does."""
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size

@@ -146,6 +146,8 @@ class Embedding(Module):
 
 
 class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF (``approximate='tanh'``: its tanh form)."""
+
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
@@ -157,6 +159,8 @@ class GELU(Module):
 
 
 class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         self.beta, self.threshold = beta, threshold

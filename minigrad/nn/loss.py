@@ -13,6 +13,8 @@ def _check_reduction(name: str, reduction: str) -> str:
 
 
 class MSELoss(Module):
+    """Mean (or sum) of squared differences."""
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         self.reduction = _check_reduction("MSELoss", reduction)
@@ -22,6 +24,8 @@ class MSELoss(Module):
 
 
 class L1Loss(Module):
+    """Mean (or sum) of absolute differences."""
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         self.reduction = _check_reduction("L1Loss", reduction)
@@ -39,6 +43,8 @@ class _WeightedLoss(Module):
 
 
 class NLLLoss(_WeightedLoss):
+    """-log-probability of the target class, weighted; ``ignore_index`` targets count nothing."""
+
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(weight, reduction)
         self.ignore_index = ignore_index
@@ -48,6 +54,8 @@ class NLLLoss(_WeightedLoss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy with PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing``."""
+
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
@@ -60,6 +68,8 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy on logits (stable), with ``weight`` and ``pos_weight``."""
+
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__()
         self.reduction = _check_reduction("BCEWithLogitsLoss", reduction)
