@@ -9,7 +9,9 @@ What a new user runs first (``make tour``). In a couple of minutes it
        and prints one table;
     3. prints two gradients as formulas from the symbolic engine;
     4. trains a small MLP with and without spectral norm on a toy 2-D problem;
-    5. writes graphs (SVG), plots (PNG) and ``report.html`` into ``--out``.
+    5. trains a small GAN on a ring of 8 Gaussians with and without spectral norm on its
+       discriminator, over seeds (norms.gan; `minigrad gan` runs the full comparison);
+    6. writes graphs (SVG), plots (PNG) and ``report.html`` into ``--out``.
 It exits 1 if any check fails or a number of the post is not reproduced.
 
 The post's printed values are rounded to four decimals, so they are compared at 2e-4.
@@ -104,6 +106,7 @@ class TourReport:
     training: dict = field(default_factory=dict)
     training_baseline: dict = field(default_factory=dict)
     pixel_norm: dict = field(default_factory=dict)
+    gan: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     #: one or two sentences per section on what its numbers mean
@@ -578,6 +581,30 @@ def training_meaning(results: dict, baseline: dict) -> str:
     return first + "\n" + second
 
 
+def train_gan(report: TourReport, quick: bool, out: Path) -> None:
+    """The ring-of-8-Gaussians GAN with and without spectral norm (norms.gan), into the report."""
+    from norms import gan
+
+    seeds, config = (2, gan.TOUR_QUICK_RING) if quick else (5, gan.QUICK_RING)
+    _say(f"Training a GAN on a ring of 8 Gaussians, {seeds} seeds x {config.steps} steps, with and without "
+         f"spectral norm on the discriminator")
+    result = gan.tour_run(quick, out)
+    report.gan = result
+    report.files.update(result["files"])
+    for line in gan.ring_table(result["summary"]).split("\n"):
+        _say("  " + line)
+    report.comparisons.append(Comparison(
+        "GAN", "largest excess of D's measured Lipschitz constant over the product of its layers' sigmas "
+               "(0 when the bound holds), every evaluation, both arms", [result["excess"]], expected=[0.0],
+        tolerance=1e-9))
+    report.comparisons.append(Comparison(
+        "GAN", "spectral-norm discriminator: largest final |sigma_max - 1| of a layer, every seed",
+        [result["sigma_deviation"]], expected=[0.0], tolerance=0.05))
+    report.meaning["GAN"] = gan.tour_meaning(result)
+    for sentence in report.meaning["GAN"].split("\n"):
+        _say(textwrap.fill(sentence, width=100, initial_indent="  ", subsequent_indent="  "))
+
+
 # ---------------------------------------------------------------------------------------
 # 5. Files: graphs, plots, report.html
 # ---------------------------------------------------------------------------------------
@@ -739,6 +766,31 @@ def write_html(report: TourReport, out: Path) -> Path:
                             rows, "training"))
         parts.append(_comparisons(report, "training"))
         parts.append(_meaning(report, "training"))
+    if report.gan:
+        summary, config = report.gan["summary"], report.gan["config"]
+        parts.append("<h2>Spectral norm in a GAN</h2>")
+        parts.append(f"<p>A GAN on a ring of 8 Gaussians (radius 2, std 0.02): G maps 2-d noise through two hidden "
+                     f"layers of {config.hidden} ReLU units to the plane, D maps a point through two of "
+                     f"{config.hidden} LeakyReLU units to a logit; non-saturating loss, Adam (lr "
+                     f"{config.lr_discriminator:g}, betas {tuple(config.betas)}), batch {config.batch}, "
+                     f"{config.steps} steps, {summary['seeds']} seeds; the two arms differ only in spectral norm on "
+                     f"every layer of D. A sample is high quality within 3 std of a centre; a mode is covered "
+                     f"when at least 20 of {config.eval_samples} samples are high quality at it.</p>")
+        rows = []
+        for arm in ("with_spectral_norm", "without_spectral_norm"):
+            row = summary[arm]
+            rows.append((arm.replace("_", " "), f"{row['modes_median']:g} ({row['modes_range'][0]}-{row['modes_range'][1]})",
+                         f"{row['high_quality_median']:.1%}", _fmt(row["sigmas_median"]),
+                         f"{row['lipschitz_bound_median']:.3f}", f"{row['lipschitz_measured_median']:.3f}",
+                         f"{row['seconds']:.1f}"))
+        parts.append(_table(["discriminator", "modes covered of 8: median (range)", "high quality (median)",
+                             "final sigma_max per layer (median)", "product of sigmas (median)",
+                             "steepest measured gradient (median)", "seconds (all seeds)"], rows, "gan"))
+        parts.append(_comparisons(report, "GAN"))
+        for key in ("gan-ring-samples", "gan-ring-lipschitz"):
+            if key in report.files:
+                parts.append(f"<img src='{report.files[key]}' alt='{key}'>")
+        parts.append(_meaning(report, "GAN"))
     plots = [key for key in ("singular-values", "sigma-per-layer", "loss") if key in report.files]
     if plots:
         parts.append("<h2>Plots</h2>")
@@ -804,6 +856,8 @@ def run(args) -> int:
     print_formulas(report)
     _say()
     train_models(report, 40 if quick else 300)
+    _say()
+    train_gan(report, quick, out)
     _say()
     write_graphs(report, out)
     write_plots(report, spectral, out)

@@ -133,7 +133,7 @@ def test_every_comparison_row_has_the_post_ours_a_tolerance_and_a_verdict(tour):
     page = (out / "report.html").read_text()
     assert "(see text)" not in page
     tables = [rows for kind, css, rows in _page(out) if kind == "table" and css == "comparisons"]
-    assert len(tables) == 6  # four sections of the post, the formulas, the training
+    assert len(tables) == 7  # four sections of the post, the formulas, the training, the GAN
     rows = [row for table in tables for row in table[1:]]
     assert len(rows) >= 14
     for quantity, post, ours, tolerance, verdict in rows:
