@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -361,30 +362,29 @@ def student_readme(spec: dict, files: list, notes: str = "") -> str:
 # ---------------------------------------------------------------------------------------
 # CLI: minigrad assignment release SOURCE OUT [--force] | export --gradescope SOURCE OUT.zip
 # ---------------------------------------------------------------------------------------
+def without_prefix(error: Exception, name: str) -> str:
+    """An error's text without a leading ``name: `` (the command line names it already)."""
+    text = str(error)
+    return text[len(name) + 2:] if text.startswith(f"{name}: ") else text
+
+
 def run(args) -> int:
     """Entry point of ``minigrad assignment release|export SOURCE OUT``."""
     if args.action == "export":
         if not getattr(args, "gradescope", False):
-            print("minigrad assignment export: say which format: --gradescope")
+            print("minigrad assignment export: say which format: --gradescope", file=sys.stderr)
             return 2
         from minigrad.coursework.gradescope import export_gradescope
 
-        try:
-            names = export_gradescope(args.source, args.out)
-        except AssignmentError as error:
-            print(f"minigrad assignment export: {error}")
-            return 1
+        # (an AssignmentError reaches the command line, which prints it as one line, exit 2)
+        names = export_gradescope(args.source, args.out)
         print(f"wrote the Gradescope autograder {Path(args.out).resolve()} ({len(names)} files): upload it "
               f"as the assignment's autograder (Ubuntu image)")
         return 0
     if args.action != "release":  # argparse restricts the choices; kept for direct callers
-        print(f"minigrad assignment: unknown action '{args.action}' (use: release, export)")
+        print(f"minigrad assignment: unknown action '{args.action}' (use: release, export)", file=sys.stderr)
         return 2
-    try:
-        written = release(args.source, args.out, force=getattr(args, "force", False))
-    except AssignmentError as error:
-        print(f"minigrad assignment release: {error}")
-        return 1
+    written = release(args.source, args.out, force=getattr(args, "force", False))
     out = Path(args.out).resolve()
     print(f"released {len(written)} file(s) into {out}:")
     for path in written:

@@ -40,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from minigrad.assignment import HIDDEN_NAME, SPEC_NAME, AssignmentError, load_hidden, load_spec, task_key
+from minigrad.assignment import (
+    HIDDEN_NAME, SPEC_NAME, AssignmentError, load_hidden, load_spec, task_key, without_prefix,
+)
 from minigrad.coursework.sandbox import Limits, SandboxedWorker, WorkerError
 from minigrad.gradcheck import diagnose
 
@@ -780,7 +782,7 @@ def run(args) -> int:
         results = grade(args.directory, timeout=timeout, source=getattr(args, "source", None),
                         jobs=getattr(args, "jobs", None))
     except AssignmentError as error:
-        print(f"minigrad grade: {error}", file=sys.stderr)
+        print(f"minigrad grade: {without_prefix(error, 'grade')}", file=sys.stderr)
         return 2
     if form == "gradescope":
         text = json.dumps(as_gradescope(results, time.monotonic() - started), indent=2)

@@ -153,8 +153,8 @@ def test_cli_release(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "released 5 file(s) into" in printed and "hw3_frobenius.py" in printed
-    assert cli.main(["assignment", "release", str(tmp_path / "missing"), str(tmp_path / "x")]) == 1
-    assert "is not a folder" in capsys.readouterr().out
+    assert cli.main(["assignment", "release", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------
@@ -247,8 +247,8 @@ def test_release_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
                                               "or pass --force"):
         release(ASSIGNMENTS / "hw3_frobenius", out)
     assert (out / "hw3_frobenius.py").read_text() == "# Alice's work\n"
-    assert cli.main(["assignment", "release", str(ASSIGNMENTS / "hw3_frobenius"), str(out)]) == 1
-    assert "pass --force" in capsys.readouterr().out
+    assert cli.main(["assignment", "release", str(ASSIGNMENTS / "hw3_frobenius"), str(out)]) == 2
+    assert "pass --force" in capsys.readouterr().err
     assert cli.main(["assignment", "release", str(ASSIGNMENTS / "hw3_frobenius"), str(out), "--force"]) == 0
     assert "raise NotImplementedError" in (out / "hw3_frobenius.py").read_text()
 
