@@ -175,7 +175,7 @@ def _add_gan(sub) -> None:
     parser.add_argument("--quick", action="store_true", help="the ring only, in under 2 minutes")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per arm (default 5)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="training steps of the ring GAN (default 2000 with --quick, else 4000)")
+                        help="training steps of the ring GAN (default 1500 with --quick, else 4000)")
     parser.add_argument("--out", default="minigrad-gan", help="folder for gan.json and the pictures")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the ring runs (default 2)")
     parser.set_defaults(func=cmd_gan)

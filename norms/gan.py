@@ -51,10 +51,26 @@ from minigrad.nn import functional as NF
 from norms.spectral import spectral_norm
 
 __all__ = [
-    "RingConfig", "DigitsConfig", "RING_MODES", "RING_RADIUS", "RING_STD", "MODE_MIN_SAMPLES",
-    "ring_centres", "sample_ring", "ring_metrics", "make_ring_generator", "make_ring_discriminator",
-    "layer_sigmas", "lipschitz_check", "train_ring", "run_ring", "train_digits", "run_digits",
-    "summarise", "write_json", "run_cli",
+    "MODE_MIN_SAMPLES",
+    "RING_MODES",
+    "RING_RADIUS",
+    "RING_STD",
+    "DigitsConfig",
+    "RingConfig",
+    "layer_sigmas",
+    "lipschitz_check",
+    "make_ring_discriminator",
+    "make_ring_generator",
+    "ring_centres",
+    "ring_metrics",
+    "run_cli",
+    "run_digits",
+    "run_ring",
+    "sample_ring",
+    "summarise",
+    "train_digits",
+    "train_ring",
+    "write_json",
 ]
 
 RING_MODES = 8
@@ -72,7 +88,7 @@ EVAL_SAMPLES = 2500
 class RingConfig:
     """Every hyperparameter of the ring experiment; both arms use the same values."""
 
-    steps: int = 2000
+    steps: int = 1500
     batch: int = 256
     noise_dim: int = 2
     hidden: int = 64
@@ -94,7 +110,7 @@ FULL_RING = RingConfig(steps=4000, eval_every=500)
 class DigitsConfig:
     """The digits conv GAN's hyperparameters (both arms the same)."""
 
-    steps: int = 800
+    steps: int = 1500
     batch: int = 32
     noise_dim: int = 16
     channels: int = 12
@@ -102,7 +118,7 @@ class DigitsConfig:
     lr_generator: float = 1e-3
     betas: tuple = (0.5, 0.999)
     negative_slope: float = 0.2
-    snapshot_steps: tuple = (0, 100, 200, 400, 800)
+    snapshot_steps: tuple = (0, 250, 500, 1000, 1500)
 
 
 # ---------------------------------------------------------------------------------------
@@ -584,14 +600,19 @@ def plot_ring_samples(runs: dict, path: Path, columns: int = 5) -> Path:
 
 
 def plot_ring_sigmas(runs: dict, path: Path) -> Path:
-    """Each discriminator layer's largest singular value over training, every seed (thin lines)."""
+    """Each discriminator layer's largest singular value over training, every seed (thin lines).
+
+    Step 0 is left out: before the first training forward spectral norm's u and v are still
+    random (PyTorch's old API iterates only in training forwards), so W / (u^T W v) is
+    meaningless there and would swamp the scale.
+    """
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.3), sharey=True)
     for axis, (arm, histories) in zip(axes, runs.items()):
         for history in histories:
-            sigmas = np.array(history["sigmas"])
+            sigmas = np.array(history["sigmas"][1:])
             for layer in range(sigmas.shape[1]):
-                axis.plot(history["eval_steps"], sigmas[:, layer], color=f"C{layer}", linewidth=0.8, alpha=0.7,
+                axis.plot(history["eval_steps"][1:], sigmas[:, layer], color=f"C{layer}", linewidth=0.8, alpha=0.7,
                           label=f"layer {layer + 1}" if history is histories[0] else None)
         axis.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
         axis.set_yscale("log")
@@ -607,15 +628,15 @@ def plot_ring_sigmas(runs: dict, path: Path) -> Path:
 
 
 def plot_ring_lipschitz(runs: dict, path: Path) -> Path:
-    """The measured Lipschitz constant (steepest input gradient) and the product bound, per arm."""
+    """The measured Lipschitz constant (steepest input gradient) and the product bound, per arm (from the first evaluation after step 0, as :func:`plot_ring_sigmas`)."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 3.6))
     for arm, colour in (("with_spectral_norm", "tab:blue"), ("without_spectral_norm", "tab:red")):
         for history in runs[arm]:
             first = history is runs[arm][0]
-            axis.plot(history["eval_steps"], history["bound"], color=colour, linestyle="--", linewidth=0.8,
+            axis.plot(history["eval_steps"][1:], history["bound"][1:], color=colour, linestyle="--", linewidth=0.8,
                       label=f"{ARM_TITLES[arm]}: product of sigmas" if first else None)
-            axis.plot(history["eval_steps"], history["lipschitz"], color=colour, linewidth=0.8,
+            axis.plot(history["eval_steps"][1:], history["lipschitz"][1:], color=colour, linewidth=0.8,
                       label=f"{ARM_TITLES[arm]}: measured max ||grad D||" if first else None)
     axis.set_yscale("log")
     axis.set_xlabel("step")
@@ -764,7 +785,8 @@ def run_cli(args) -> int:
     print(ring_table(summary))
     print(f"  a mode is covered when >= {MODE_MIN_SAMPLES} of {config.eval_samples} samples lie within "
           f"{HIGH_QUALITY_STDS:g} std of its centre; 'max grad / bound' is the largest measured "
-          f"||grad_x D|| over the product of D's layer sigmas, over every evaluation (<= 1: the bound holds)")
+          f"||grad_x D|| over the product of D's layer sigmas, over every evaluation (<= 1: the bound holds); "
+          f"seconds: training time summed over the seeds")
     files = {}
     try:
         _pyplot()

@@ -104,7 +104,7 @@ def test_gan_bad_seeds(tmp_path):
 
 def test_gan_bad_steps(tmp_path):
     assert_one_line_error(minigrad("gan", "--quick", "--steps", "-3", cwd=tmp_path), "gan",
-                          "--steps must be a positive number of training steps, got -3", "try --steps 2000")
+                          "--steps must be a positive number of training steps, got -3", "try --steps 1500")
 
 
 def test_gan_bad_option_value(tmp_path):

@@ -1,7 +1,7 @@
 """The spectral-norm GAN experiment (norms.gan and `minigrad gan`).
 
 Runtime: these tests train fewer seeds and steps than `minigrad gan --quick` (which trains
-5 seeds x 2000 steps per arm): the Lipschitz test 2 seeds x 400 steps per arm, the command
+5 seeds x 1500 steps per arm): the Lipschitz test 2 seeds x 400 steps per arm, the command
 2 seeds x 60 steps. The bound they check holds at every step by construction of the maths,
 so a short run tests it as well as a long one; the quick run's own numbers are in gan.json.
 """
