@@ -190,8 +190,7 @@ def linear_layers(model: nn.Module) -> list:
 
 def effective_weight(layer: nn.Module) -> np.ndarray:
     """The weight the layer's last forward used: W_orig / sigma under spectral norm, else W."""
-    weight = layer.weight
-    return np.asarray(weight.data if hasattr(weight, "data") else weight)
+    return np.asarray(layer.weight.data)
 
 
 def layer_sigmas(model: nn.Module, dims: list | None = None) -> list:
@@ -653,7 +652,7 @@ def plot_digits(runs: dict, path: Path) -> Path:
     """A 4x4 grid of samples from fixed noise at each snapshot step; one row per arm."""
     plt = _pyplot()
     steps = sorted(next(iter(runs.values()))["snapshots"])
-    figure, axes = plt.subplots(2, len(steps), figsize=(1.9 * len(steps), 4.2), squeeze=False)
+    figure, axes = plt.subplots(2, len(steps), figsize=(1.9 * len(steps), 4.6), squeeze=False)
     for row, (arm, history) in enumerate(runs.items()):
         for column, step in enumerate(steps):
             images = history["snapshots"][step]
