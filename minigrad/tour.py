@@ -597,9 +597,6 @@ def train_gan(report: TourReport, quick: bool, out: Path) -> None:
         "GAN", "largest excess of D's measured Lipschitz constant over the product of its layers' sigmas "
                "(0 when the bound holds), every evaluation, both arms", [result["excess"]], expected=[0.0],
         tolerance=1e-9))
-    report.comparisons.append(Comparison(
-        "GAN", "spectral-norm discriminator: largest final |sigma_max - 1| of a layer, every seed",
-        [result["sigma_deviation"]], expected=[0.0], tolerance=0.05))
     report.meaning["GAN"] = gan.tour_meaning(result)
     for sentence in report.meaning["GAN"].split("\n"):
         _say(textwrap.fill(sentence, width=100, initial_indent="  ", subsequent_indent="  "))

@@ -856,8 +856,10 @@ def tour_meaning(result: dict) -> str:
     summary, config = result["summary"], result["config"]
     sn, plain = summary["with_spectral_norm"], summary["without_spectral_norm"]
     first = (
-        f"Spectral norm holds every discriminator layer's sigma_max at 1 (final median "
-        f"{', '.join(f'{s:.3f}' for s in sn['sigmas_median'])}), so the product of the layers' sigmas, which bounds "
+        f"Spectral norm holds every discriminator layer's sigma_max near 1 (final medians "
+        f"{', '.join(f'{s:.3f}' for s in sn['sigmas_median'])}; at most {result['sigma_deviation']:.1%} away, as "
+        f"one power-iteration step per update lets the estimate lag the moving weights), so the product of the "
+        f"layers' sigmas, which bounds "
         f"D's slope because LeakyReLU's slope is at most 1, stays near 1 (median {sn['lipschitz_bound_median']:.2f}; "
         f"steepest measured gradient {sn['lipschitz_measured_median']:.2f}), while without it the layers grew to "
         f"{', '.join(f'{s:.2f}' for s in plain['sigmas_median'])} and the bound to {plain['lipschitz_bound_median']:.1f} "
