@@ -1,4 +1,4 @@
-"""The catalogue of bad inputs (issue 9): what a user might pass, and what they get back.
+"""The catalogue of bad inputs: what a user might pass, and what they get back.
 
 One entry per class of mistake: the area, what was tried, the call, the exception type and
 the message it must carry. tests/test_bad_inputs.py runs every entry and checks that the

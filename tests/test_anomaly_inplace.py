@@ -1,4 +1,4 @@
-"""Anomaly mode and in-place safety (issue 9): stop at the first NaN/Inf and say where;
+"""Anomaly mode and in-place safety: stop at the first NaN/Inf and say where;
 refuse to backpropagate through a tensor that was changed after it was used."""
 import numpy as np
 import pytest

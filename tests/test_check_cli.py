@@ -1,4 +1,4 @@
-"""`minigrad check` (issue 3 item 6): the table over every op, --op, --json, and planted bugs
+"""`minigrad check`: the table over every op, --op, --json, and planted bugs
 (an environment variable, or a test-only registry entry) that make it exit 1."""
 import json
 import os

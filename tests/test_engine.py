@@ -1,4 +1,4 @@
-"""The engine's promises (issue 2): gradients, second derivatives, deep graphs, memory,
+"""The engine's promises: gradients, second derivatives, deep graphs, memory,
 the symbolic world, and the errors a learner meets first."""
 import gc
 import tracemalloc

@@ -1,4 +1,4 @@
-"""Property tests over random expression graphs (issue 9).
+"""Property tests over random expression graphs.
 
 `make test` runs the short hypothesis profile; `HYPOTHESIS_PROFILE=long` runs thousands of
 graphs (see docs/reliability.md for the last long run's count and time).

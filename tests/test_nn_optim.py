@@ -1,4 +1,4 @@
-"""Modules, optimisers and checkpoints (issue 2), with PyTorch as the oracle when installed."""
+"""Modules, optimisers and checkpoints, with PyTorch as the oracle when installed."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Functional norms (issue 4, items 1, 2, 3, 6 for norms.functional): the post's number,
+"""Functional norms (norms.functional): the post's number,
 fused VJP = composed autodiff = finite differences for every ord, SymPy proofs, PyTorch's
 numbers and gradients for every ord (at zero and at ties too), the edges and the errors."""
 import math

@@ -1,4 +1,4 @@
-"""Every tutorial runs as a notebook through a real Jupyter kernel (issue 6).
+"""Every tutorial runs as a notebook through a real Jupyter kernel.
 
 The tutorials' own cells assert their key numbers; this test fails on any cell error.
 """
