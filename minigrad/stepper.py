@@ -935,11 +935,11 @@ def report_section(page: StepperPage, out, stem: str = "backward-stepper") -> st
     picture = ""
     try:
         screenshot(path, out / f"{stem}.png")
-        picture = f" A still of one step: <a href='{stem}.png'>{stem}.png</a>."
+        picture = f" A still of one step is <code>{stem}.png</code>."
     except BrowserUnavailable:
         pass
     return (f"<h2>Step through the backward pass</h2><p>{html.escape(page.title)}: click into the frame and use "
-            f"the arrow keys, or open <a href='{stem}.html'>{stem}.html</a> on its own (it works offline).{picture}</p>"
+            f"the arrow keys, or open <code>{stem}.html</code> on its own (it works offline).{picture}</p>"
             f"<iframe src='{stem}.html' title='{html.escape(page.title)}' "
             f"style='width:100%;height:640px;border:1px solid #ccc'></iframe>"
             f"<p class='meaning'>Each backward step is one VJP call the engine made, in the engine's order (the op "

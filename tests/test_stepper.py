@@ -222,7 +222,7 @@ def test_report_section_saves_the_page_and_links_only_files_it_wrote(tmp_path, m
     section = stepper.report_section(backward_stepper(output, params=params, title=title), tmp_path)
     parser = _Links()
     parser.feed(section)
-    assert parser.values == ["backward-stepper.html", "backward-stepper.html"]   # the link and the frame
+    assert parser.values == ["backward-stepper.html"]   # the frame
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backward-stepper.html"]
     assert section.endswith("</p>") and "<p class='meaning'>" in section
 
