@@ -23,6 +23,25 @@ class CommandError(Exception):
     """
 
 
+def prepare_out_folder(out, option: str = "--out") -> None:
+    """Create the folder ``out`` and write a probe file there, before a command's long work.
+
+    A path that cannot be created or written fails at once, as a CommandError naming the
+    option, instead of after minutes of training.
+    """
+    from pathlib import Path
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".minigrad-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise CommandError(f"cannot write into {option} {str(out)!r} ({error.strerror or error}); "
+                           f"pass a folder you can create and write to") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (exit 2), naming the command."""
 

@@ -822,17 +822,9 @@ def write_html(report: TourReport, out: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------
 def _prepare_out(out: Path, option: str = "--out") -> None:
-    """Create ``out`` and make sure a file can be written there, before any long work."""
-    from minigrad.cli import CommandError
+    from minigrad.cli import prepare_out_folder
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".minigrad-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise CommandError(f"cannot write into {option} {str(out)!r} ({error.strerror or error}); "
-                           f"pass a folder you can create and write to") from None
+    prepare_out_folder(out, option)
 
 
 def run(args) -> int:

@@ -731,15 +731,9 @@ def _command_error(message: str) -> Exception:
 
 
 def _prepare_out(out: Path) -> None:
-    """Create ``out`` and write a probe file there before any training, so a bad path fails at once."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".minigrad-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise _command_error(f"cannot write into --out {str(out)!r} ({error.strerror or error}); "
-                             f"pass a folder you can create and write to") from None
+    from minigrad.cli import prepare_out_folder
+
+    prepare_out_folder(out, "--out")
 
 
 def run_cli(args) -> int:
