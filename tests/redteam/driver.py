@@ -21,6 +21,18 @@ import time
 from pathlib import Path
 
 
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory in KiB since it started (Linux's VmHWM).
+
+    Not ``getrusage``'s ru_maxrss: that survives exec, so a driver started from a large
+    process (the whole test suite, hundreds of MB) would report its parent's size.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # (no /proc: the rusage figure)
+
+
 def main(argv: list) -> int:
     from minigrad.coursework.sandbox import Limits
     from minigrad.grading import grade_submissions
@@ -38,7 +50,7 @@ def main(argv: list) -> int:
                                   "checks": [c["report"] for c in r.checks if not c["ok"]]}
                                  for r in tasks]
                for path, tasks in zip(submissions, graded)}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: this process only
+    peak = _peak_rss_kib()
     print(json.dumps({"results": results, "peak_rss_kib": peak, "seconds": round(time.monotonic() - started, 2),
                       "pid": os.getpid()}))
     return 0
