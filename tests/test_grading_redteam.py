@@ -238,9 +238,17 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
+#: attacks whose outcome is a race the grader may see either way round: the forged frames
+#: are read (a protocol error) or the worker's exit is seen first (a crash); 0 points both ways
+RACES = {"forge_reply_frames": "crashed"}
+
+
 def test_each_attack_fails_for_its_reason(redteam, attack):
     task = _task(redteam, attack)
     status, words = EXPECTED[attack]
+    if attack in RACES and task["status"] == RACES[attack]:
+        assert task["score"] == 0, task
+        return
     assert task["status"] == status, task
     assert words in task["summary"] + task["output"] + " ".join(task["checks"]), task
 
