@@ -105,6 +105,9 @@ def ddp_worker(rank: int, world_size: int, port: int, checkpoint: str, steps: in
             losses.append(total.item() / world_size)
         if rank == 0:
             Path(out).write_text(json.dumps(losses))
+        # Both ranks leave the group together: a rank that tears gloo down while the other
+        # is still in its last collective can abort the process ("terminate called ...").
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
