@@ -72,7 +72,7 @@ def make_check(inputs: int, hidden: int, seed: int = 0):
 
 def time_check(inputs: int, hidden: int, fast_mode: bool, repeat: int, warmup: int = 1) -> tuple:
     """(median seconds of one check, every check passed, forward passes of one check)."""
-    from minigrad.gradcheck import check_gradients
+    from minigrad.verification.gradcheck import check_gradients
 
     loss_fn, params = make_check(inputs, hidden)
     outcomes = []

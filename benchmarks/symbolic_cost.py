@@ -1,6 +1,6 @@
 """What a symbolic proof costs: ``symbolic_check`` of each norm's fused op as the input grows.
 
-``minigrad.symbolic.symbolic_check`` runs the op on SymPy symbols, takes the whole
+``minigrad.verification.symbolic.symbolic_check`` runs the op on SymPy symbols, takes the whole
 Jacobian the engine's VJPs give and proves every entry equal to ``sympy.diff`` of the
 forward. Its cost grows fast with the input (the Jacobian of an r x c -> r x c op has
 (rc)^2 entries, each a larger expression), so this reports, for each norm:
@@ -117,7 +117,7 @@ def _cpu_seconds_of_self_and_children() -> float:
 
 def _child(name, rows, columns, writer) -> None:  # pragma: no cover - runs in the child
     os.setpgid(0, 0)  # lead a group, so the parent can kill this child and its prover together
-    from minigrad.symbolic import symbolic_check
+    from minigrad.verification.symbolic import symbolic_check
 
     cpu_start, wall_start = _cpu_seconds_of_self_and_children(), time.perf_counter()
     fn, shapes, domain = norm_problem(name, rows, columns)
@@ -381,7 +381,7 @@ def run(names=NORMS, fixed=FIXED_SIZES, search: bool = True, runs: int = 3, cap:
         workers: int = WORKERS) -> dict:
     import sympy  # noqa: F401  (imported once here, inherited by every fork)
 
-    import minigrad.symbolic  # noqa: F401
+    import minigrad.verification.symbolic  # noqa: F401
     import norms  # noqa: F401
 
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""The functional norms' rows in ``minigrad check`` (imported by ``minigrad.checks.load_plugins``).
+"""The functional norms' rows in ``minigrad check`` (imported by ``minigrad.verification.checks.load_plugins``).
 
 The fused primitives (frobenius_norm, vector_norm, vector_norm_inf, count_nonzero,
 matrix_norm_abs, matrix_norm_svd) are in the engine's REGISTRY already, with their
@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 import norms
-from minigrad.checks import register_check
+from minigrad.verification.checks import register_check
 from minigrad.tensor import Tensor
 
 _U = Tensor._constant(np.array([0.6, 0.8]))

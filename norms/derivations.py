@@ -3,7 +3,7 @@
 These do not use the engine at all: every entry builds a norm's forward expression from
 plain SymPy symbols, writes its gradient the way a textbook states it, and asks SymPy
 whether ``closed_form - sympy.diff(forward)`` simplifies to zero. The engine's fused VJPs
-are checked against ``sympy.diff`` separately (``minigrad.symbolic.symbolic_check``) and
+are checked against ``sympy.diff`` separately (``minigrad.verification.symbolic.symbolic_check``) and
 against these closed forms numerically (tests/test_derivations.py), so closed form, engine
 and SymPy are tied together.
 
@@ -401,7 +401,7 @@ def prove(name: str) -> bool:
 # The engine beside the textbook: ``minigrad derive NAME``
 # ---------------------------------------------------------------------------------------
 # Each entry runs a norm of the engine on symbols and states the textbook gradient for the
-# same symbols, entry by entry, so that minigrad.symbolic.derive_textbook can prove the two
+# same symbols, entry by entry, so that minigrad.verification.symbolic.derive_textbook can prove the two
 # equal. Functions of a tensor output are made scalar with a symbolic cotangent G (the
 # incoming gradient grad_w, grad_y of the textbook), so the closed form is the VJP itself.
 # eps is 0 (SymPy's symbols are never 0): with eps, every sqrt(mean) below is sqrt(mean + eps).
@@ -563,7 +563,7 @@ def _spectral_normalize_closed(w):
 
 def _register_textbook() -> None:
     import norms
-    from minigrad.symbolic import register_derivation
+    from minigrad.verification.symbolic import register_derivation
 
     def register(name, fn, shapes, names, statement, reference, closed_form=None, **options):
         register_derivation(name, fn, shapes, names=names, statement=statement, reference=reference,

@@ -328,7 +328,7 @@ def _(model, opt, tmp):
     import contextlib
     import io
 
-    from minigrad import cli
+    from norms.app import cli
 
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
@@ -341,7 +341,7 @@ def _(model, opt, tmp):
     import contextlib
     import io
 
-    from minigrad import cli
+    from norms.app import cli
 
     with contextlib.redirect_stderr(io.StringIO()):
         cli.main(["nosuch"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.symbolic import symbolic_check
+from minigrad.verification.symbolic import symbolic_check
 from norms.activation import (
     BatchNorm1d, LayerNorm, PixelNorm, RMSNorm, batch_norm, batch_norm_composed, layer_norm,
     layer_norm_composed, pixel_norm, pixel_norm_composed, rms_norm, rms_norm_composed,
@@ -64,7 +64,7 @@ def test_batch_norm_classic_backward_formula():
     ("batch_norm", lambda x, w, b: batch_norm(x, None, None, w, b, training=True), [(2, 2), (2,), (2,)]),
 ])
 def test_symbolic_check_2x2(name, fn, shapes):
-    # The whole Jacobian of each fused op against sympy.diff (minigrad.symbolic), 2x2 input.
+    # The whole Jacobian of each fused op against sympy.diff (minigrad.verification.symbolic), 2x2 input.
     result = symbolic_check(fn, shapes, seed=0, budget=4.0)
     assert result.ok and result.method == "proved", result.report
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from minigrad import cli
-from minigrad.assignment import AssignmentError, load_hidden, load_spec, release, strip_solutions
+from norms.app import cli
+from minigrad.coursework.assignment import AssignmentError, load_hidden, load_spec, release, strip_solutions
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"
 NAMES = sorted(p.parent.name for p in ASSIGNMENTS.glob("*/assignment.json"))

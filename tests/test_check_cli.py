@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import checks, cli
-from minigrad.gradcheck import gradcheck
+from minigrad.verification import checks
+from norms.app import cli
+from minigrad.verification.gradcheck import gradcheck
 from minigrad.ops import REGISTRY, apply
 
 from tests._planted import PLANTED, planted

@@ -11,8 +11,8 @@ import sympy as sp
 
 import minigrad as mg
 import norms
-from minigrad.cli import main as cli_main
-from minigrad.symbolic import (
+from norms.app.cli import main as cli_main
+from minigrad.verification.symbolic import (
     derivations as textbook_entries, derive_textbook, register_derivation, unregister_derivation,
 )
 from norms import derivations

@@ -11,7 +11,7 @@ import sympy as sp
 
 import minigrad as mg
 from minigrad.functional import leaky_relu, log_softmax, logsumexp, relu, softmax
-from minigrad.symbolic import symbolic_check
+from minigrad.verification.symbolic import symbolic_check
 
 NAN, INF = math.nan, math.inf
 

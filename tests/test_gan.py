@@ -1,4 +1,4 @@
-"""The spectral-norm GAN experiment (norms.gan and `minigrad gan`).
+"""The spectral-norm GAN experiment (norms.app.gan and `minigrad gan`).
 
 Runtime: these tests train fewer seeds and steps than `minigrad gan --quick` (which trains
 5 seeds x 1500 steps per arm): the Lipschitz test 2 seeds x 400 steps per arm, the command
@@ -18,7 +18,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from norms import gan
+from norms.app import gan
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE = "PyTorch (the optional oracle) is not installed"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.gradcheck import (
+from minigrad.verification.gradcheck import (
     GradcheckError, GradcheckWarning, check_gradients, check_second_derivatives, gradcheck,
     gradgradcheck,
 )

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from minigrad import cli
-from minigrad.assignment import load_spec, release
-from minigrad.grading import as_gradescope, as_json, clean, format_table, grade, grade_submissions
+from norms.app import cli
+from minigrad.coursework.assignment import load_spec, release
+from minigrad.coursework.grading import as_gradescope, as_json, clean, format_table, grade, grade_submissions
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"
 POINTS = {t["id"]: t["points"] for p in ASSIGNMENTS.glob("*/assignment.json") for t in load_spec(p.parent)["tasks"]}
@@ -444,7 +444,7 @@ def test_grade_format_gradescope_writes_the_same_json(tmp_path, solutions):
 
 
 def test_a_submission_folder_is_matched_to_the_instructors_assignment(tmp_path):
-    from minigrad.grading import _match
+    from minigrad.coursework.grading import _match
 
     spec = load_spec(ASSIGNMENTS / "hw1_elementwise")
     alone = tmp_path / "alone"

@@ -28,7 +28,7 @@ from string import Template
 import pytest
 
 import minigrad
-from minigrad.assignment import release
+from minigrad.coursework.assignment import release
 from minigrad.coursework.sandbox import UID_BASE
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"

@@ -9,8 +9,8 @@ import sympy as sp
 
 import minigrad as mg
 import norms
-from minigrad.gradcheck import check_gradients, gradcheck, gradgradcheck
-from minigrad.symbolic import symbolic_check
+from minigrad.verification.gradcheck import check_gradients, gradcheck, gradgradcheck
+from minigrad.verification.symbolic import symbolic_check
 from norms.functional import MATRIX_ORDS, VECTOR_ORDS
 
 FD = dict(atol=1e-7, rtol=1e-6)  # DESIGN.md: float64, about 1e-6 relative

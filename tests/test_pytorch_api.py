@@ -309,7 +309,7 @@ COMPOSED = {
 
 @pytest.mark.parametrize("case", list(COMPOSED))
 def test_composed_op_gradients_match_central_differences(case):
-    from minigrad.gradcheck import check_gradients
+    from minigrad.verification.gradcheck import check_gradients
 
     fn, shape = COMPOSED[case]
     data = np.random.default_rng(7).standard_normal(shape)

@@ -5,14 +5,14 @@ One test parametrized over the whole REGISTRY (every primitive x every example i
 new op cannot be added without being checked (tests/test_worlds.py runs the same examples
 in float32 and SymPy): float64, central
 differences, |a - n| <= 1e-7 + 1e-6 |n| on every Jacobian entry. The composed functions come
-from ``minigrad.checks``' registry, which plugins (norms) extend. Second derivatives are
+from ``minigrad.verification.checks``' registry, which plugins (norms) extend. Second derivatives are
 checked for every primitive whose VJP is smooth.
 """
 import numpy as np
 import pytest
 
-from minigrad import checks, worlds
-from minigrad.gradcheck import check_gradients, check_second_derivatives
+from minigrad.verification import checks, worlds
+from minigrad.verification.gradcheck import check_gradients, check_second_derivatives
 from minigrad.ops import REGISTRY
 
 checks.load_plugins()  # the norms' primitives join the registry, deterministically

@@ -7,7 +7,7 @@ import sympy as sp
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.symbolic import symbolic_check
+from minigrad.verification.symbolic import symbolic_check
 from norms.spectral import (
     _power_iteration, remove_spectral_norm, spectral_norm, spectral_normalize,
     spectral_normalize_composed,
@@ -141,7 +141,7 @@ def test_second_derivatives_fused_equal_composed(dim):
 
 
 def test_symbolic_check_proves_fused_vjp_2x2():
-    # minigrad.symbolic.symbolic_check: the whole Jacobian w.r.t. W, u and v, simplified to 0.
+    # minigrad.verification.symbolic.symbolic_check: the whole Jacobian w.r.t. W, u and v, simplified to 0.
     result = symbolic_check(spectral_normalize, [(2, 2), (2,), (2,)], seed=0)
     assert result.ok and result.method == "proved", result.report
 

@@ -1,4 +1,4 @@
-"""minigrad.stepper: the backward stepper page, checked in Python and in headless Chromium.
+"""minigrad.viz.stepper: the backward stepper page, checked in Python and in headless Chromium.
 
 The Python tests read the steps behind the page (``page.steps``, the list the page exposes
 as ``window.minigradSteps``) and compare them with the engine: the order of the VJP calls,
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import graph_examples, stepper, viz
-from minigrad.stepper import backward_stepper
+from minigrad import viz
+from norms.app import graph_examples
+from minigrad.viz import stepper
+from minigrad.viz.stepper import backward_stepper
 
 HAVE_DOT = viz.dot_available()
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed (apt-get install graphviz)")

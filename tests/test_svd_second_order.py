@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.gradcheck import check_second_derivatives, gradgradcheck
+from minigrad.verification.gradcheck import check_second_derivatives, gradgradcheck
 from minigrad.ops.linalg import svd_u, svd_v
 from norms.functional import matrix_norm, matrix_norm_composed
 

@@ -8,9 +8,9 @@ import pytest
 import sympy as sp
 
 import minigrad as mg
-from minigrad import checks
+from minigrad.verification import checks
 from minigrad.ops import REGISTRY, apply
-from minigrad.symbolic import (
+from minigrad.verification.symbolic import (
     VERDICTS, SymbolicTooLarge, derive, numeric_check, run_symbolic, substitute, symbolic_check,
 )
 
@@ -256,7 +256,7 @@ def test_a_not_checkable_row_of_the_check_table_passes_on_its_finite_differences
 
 
 def test_a_sympy_world_row_too_large_for_its_budget_is_shown_not_failed():
-    from minigrad.worlds import cases, check_case
+    from minigrad.verification.worlds import cases, check_case
 
     case = [c for c in cases(REGISTRY["matmul"]) if c.shapes == ((3, 4), (4, 2))][0]
     result = check_case(case, "sympy", budget=0.01)
@@ -266,7 +266,7 @@ def test_a_sympy_world_row_too_large_for_its_budget_is_shown_not_failed():
 def test_a_budget_that_ends_during_the_points_keeps_the_points_already_matched(monkeypatch):
     """The points after the first are made slow (the worker inherits the patched module):
     the budget ends the check there, and the result says how many points every entry passed."""
-    import minigrad.symbolic as symbolic
+    import minigrad.verification.symbolic as symbolic
 
     calls = {"count": 0}
     agree = symbolic._agree

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minigrad import tour as tour_module
+from norms.app import tour as tour_module
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import graph_examples, nn, viz
+from minigrad import nn, viz
+from norms.app import graph_examples
 from minigrad.autograd import record_grads
 from minigrad.viz import ROLE_COLORS, draw_graph
 
@@ -606,7 +607,7 @@ def test_without_dot_cli_subprocess(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    command = [sys.executable, "-c", "import sys; from minigrad.cli import main; sys.exit(main(sys.argv[1:]))", "graph"]
+    command = [sys.executable, "-c", "import sys; from norms.app.cli import main; sys.exit(main(sys.argv[1:]))", "graph"]
     ok = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.dot")], env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.svg")], env=env, capture_output=True, text=True)
@@ -616,7 +617,7 @@ def test_without_dot_cli_subprocess(tmp_path):
 
 
 def test_unknown_example_and_format_are_one_line_errors(tmp_path, capsys):
-    from minigrad.cli import CommandError
+    from norms.app.cli import CommandError
 
     assert graph_examples.main(["mlp", "--out", str(tmp_path / "x.jpg")]) == 2
     err = capsys.readouterr().err

@@ -6,7 +6,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.symbolic import symbolic_check
+from minigrad.verification.symbolic import symbolic_check
 from norms.weight import (
     remove_weight_norm, weight_norm, weight_norm_init, weight_normalize, weight_normalize_composed,
 )

@@ -1,6 +1,6 @@
 """Every primitive, every example, every world: float64, float32 and SymPy, recorded and not.
 
-The worlds are defined in ``minigrad.worlds``; here each (primitive, example, world) is one
+The worlds are defined in ``minigrad.verification.worlds``; here each (primitive, example, world) is one
 test case, so a failure names the op, the example and the world. The array-level fast VJPs
 are held to the tensor VJPs: equal on every example to 1e-15, never needed for a result
 (removing one changes no gradient), and a bug planted in one alone is caught.
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import autograd, checks, worlds
+from minigrad import autograd
+from minigrad.verification import checks, worlds
 from minigrad.ops import REGISTRY
 from minigrad.ops.registry import Primitive, register, unregister
 

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
-from minigrad.gradcheck import gradcheck
+from minigrad.verification.gradcheck import gradcheck
 from norms import frobenius_norm, frobenius_norm_composed, matrix_norm, norm, vector_norm, vector_norm_composed
 
 mg.manual_seed(0)

@@ -43,7 +43,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.gradcheck import check_gradients, gradcheck
+from minigrad.verification.gradcheck import check_gradients, gradcheck
 from norms import power_iteration, remove_spectral_norm, spectral_norm, spectral_normalize
 
 mg.manual_seed(0)

@@ -35,7 +35,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.gradcheck import gradcheck
+from minigrad.verification.gradcheck import gradcheck
 from norms import (
     BatchNorm1d, remove_weight_norm, weight_norm, weight_norm_init, weight_normalize,
     weight_normalize_composed,

@@ -41,7 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
-from minigrad.gradcheck import gradcheck
+from minigrad.verification.gradcheck import gradcheck
 from norms import BatchNorm1d, LayerNorm, PixelNorm, RMSNorm, batch_norm, layer_norm, pixel_norm, rms_norm
 from norms.activation import batch_norm_composed
 

@@ -14,10 +14,10 @@
 # Every gradient in minigrad and `norms` is checked by three independent witnesses:
 #
 # 1. **finite differences**: nudge each input a little and watch the output
-#    (`minigrad.gradcheck`). Works for anything, but only samples, and only to a tolerance;
+#    (`minigrad.verification.gradcheck`). Works for anything, but only samples, and only to a tolerance;
 # 2. **SymPy**: run the *same engine code* on symbols instead of numbers, and ask SymPy to
 #    prove that the engine's gradient equals `sympy.diff` of the forward expression
-#    (`minigrad.symbolic`). Exact, but only for small shapes;
+#    (`minigrad.verification.symbolic`). Exact, but only for small shapes;
 # 3. **closed forms**: the textbook formula, written in SymPy and proved equal to
 #    `sympy.diff` (`norms.derivations`). This ties the code to the formula in its docstring.
 #
@@ -37,10 +37,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
-from minigrad.gradcheck import GradcheckError, check_gradients, gradcheck
+from minigrad.verification.gradcheck import GradcheckError, check_gradients, gradcheck
 from minigrad.ops import getitem, matmul, mul, transpose
 from minigrad.ops.registry import Primitive, apply, register, unregister
-from minigrad.symbolic import derive, derive_textbook, symbolic_check
+from minigrad.verification.symbolic import derive, derive_textbook, symbolic_check
 from norms import frobenius_norm, layer_norm, rms_norm, weight_normalize
 from norms.derivations import derivation
 

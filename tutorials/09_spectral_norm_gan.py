@@ -39,7 +39,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from norms import gan, spectral_norm
+from norms.app import gan, spectral_norm
 
 np.set_printoptions(precision=4, suppress=True)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from minigrad.assignment import SPEC_NAME, AssignmentError, load_hidden, load_spec
+from minigrad.coursework.assignment import SPEC_NAME, AssignmentError, load_hidden, load_spec
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.

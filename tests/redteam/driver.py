@@ -35,7 +35,7 @@ def _peak_rss_kib() -> int:
 
 def main(argv: list) -> int:
     from minigrad.coursework.sandbox import Limits
-    from minigrad.grading import grade_submissions
+    from minigrad.coursework.grading import grade_submissions
 
     landlock_only = argv[0] == "--landlock-only"
     if landlock_only:

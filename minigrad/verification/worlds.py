@@ -124,7 +124,7 @@ def _seed(case: WorldCase) -> int:
 
 
 def _inputs(case: WorldCase, dtype) -> list:
-    from minigrad.checks import draw_inputs
+    from minigrad.verification.checks import draw_inputs
 
     rng = np.random.default_rng(_seed(case))
     domain = case.op.domain
@@ -246,7 +246,7 @@ def _fast_equals_vjp(case: WorldCase, result: WorldResult) -> None:
 
 def _sympy_world(case: WorldCase, result: WorldResult, budget: float) -> None:
     from minigrad import backend
-    from minigrad.symbolic import symbolic_check, symbolic_inputs
+    from minigrad.verification.symbolic import symbolic_check, symbolic_inputs
 
     sp = backend.sympy()
     fn = case.function()

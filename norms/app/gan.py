@@ -725,13 +725,13 @@ class ProgressBar:
 
 
 def _command_error(message: str) -> Exception:
-    from minigrad.cli import CommandError
+    from norms.app.cli import CommandError
 
     return CommandError(message)
 
 
 def _prepare_out(out: Path) -> None:
-    from minigrad.cli import prepare_out_folder
+    from norms.app.cli import prepare_out_folder
 
     prepare_out_folder(out, "--out")
 

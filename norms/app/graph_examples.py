@@ -2,7 +2,7 @@
 
     minigrad graph spectral-norm --out sn.svg             # the forward graph
     minigrad graph mlp-spectral --out mlp.svg --backward   # gradients and VJPs
-    python -m minigrad.graph_examples mlp --out mlp.dot    # the same, without the CLI
+    python -m norms.app.graph_examples mlp --out mlp.dot    # the same, without the CLI
 
 Each example builds its graph with the norms package (spectral_norm, weight_norm, and the
 functional norms where they exist; until then the same maths from engine ops, e.g.
@@ -174,7 +174,7 @@ def _check_request(example: str, out: str) -> None:
     """Refuse an unknown example, an unknown format or an output folder that does not exist."""
     import os
 
-    from minigrad.cli import CommandError
+    from norms.app.cli import CommandError
 
     if example not in EXAMPLES:
         raise CommandError(f"no example named {example!r}; choose one of {', '.join(EXAMPLES)}")
@@ -192,7 +192,7 @@ def _check_request(example: str, out: str) -> None:
 
 def run(args) -> int:
     """``minigrad graph``: draw an example and write it; returns the exit code (2 for bad input)."""
-    from minigrad.cli import CommandError
+    from norms.app.cli import CommandError
 
     _check_request(args.example, args.out)
     if args.out.lower().endswith(".html"):   # the interactive page that steps through backward
@@ -224,8 +224,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """``python -m minigrad.graph_examples``: the same as ``minigrad graph``."""
-    from minigrad.cli import CommandError
+    """``python -m norms.app.graph_examples``: the same as ``minigrad graph``."""
+    from norms.app.cli import CommandError
 
     parser = add_arguments(argparse.ArgumentParser(prog="minigrad graph", description=__doc__.split("\n")[0]))
     try:

@@ -70,7 +70,7 @@ class CheckEntry:
     #: inputs that get no gradient (e.g. a target), by position
     constant_inputs: tuple = ()
     #: for a primitive: the data world of the row ("float64", "float32", "sympy") and the
-    #: example it runs (a ``minigrad.worlds.WorldCase``); composed functions have neither
+    #: example it runs (a ``minigrad.verification.worlds.WorldCase``); composed functions have neither
     world: str = ""
     case: object = None
 
@@ -95,7 +95,7 @@ def register_check(
     Registering the same name again with other shapes adds another case. Example (in a
     package that builds on minigrad)::
 
-        from minigrad.checks import register_check
+        from minigrad.verification.checks import register_check
         register_check("frobenius", lambda a: norms.frobenius(a), [(3, 4)], kind="norm")
     """
     entry = CheckEntry(
@@ -126,9 +126,9 @@ def primitive_checks(worlds: Sequence[str] | None = None) -> list:
     """One entry per (primitive, example, world), read from the REGISTRY at call time.
 
     The examples include, for binary elementwise ops, a Python number as either operand
-    (see ``minigrad.worlds.cases``). ``worlds`` picks some of float64, float32, sympy.
+    (see ``minigrad.verification.worlds.cases``). ``worlds`` picks some of float64, float32, sympy.
     """
-    from minigrad import worlds as world_checks
+    from minigrad.verification import worlds as world_checks
     from minigrad.ops import REGISTRY
 
     chosen = tuple(worlds) if worlds is not None else world_checks.WORLDS
@@ -267,8 +267,8 @@ class CheckRecord:
 def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = True, seed: int = 0,
               budget: float = SYMBOLIC_BUDGET) -> CheckRecord:
     """Finite differences, then SymPy, then second derivatives, for one entry."""
-    from minigrad.gradcheck import check_gradients, check_second_derivatives
-    from minigrad.symbolic import symbolic_check
+    from minigrad.verification.gradcheck import check_gradients, check_second_derivatives
+    from minigrad.verification.symbolic import symbolic_check
 
     started = time.perf_counter()
     record = CheckRecord(entry.name, entry.kind, entry.shapes, entry.attrs, world=entry.world)
@@ -324,13 +324,13 @@ def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = Tru
 
 
 def _run_world(entry: CheckEntry, record: CheckRecord, symbolic: bool, budget: float) -> None:
-    """A primitive's row in one world (see ``minigrad.worlds``): what must agree, does.
+    """A primitive's row in one world (see ``minigrad.verification.worlds``): what must agree, does.
 
     float64 rows add the comparisons of the unrecorded backward (``fast_vjp``) with the
     recorded one (``vjp``) to their finite differences; float32 rows compare with float64;
     sympy rows prove the gradient. The ``symbolic`` column says what the world showed.
     """
-    from minigrad.worlds import check_case
+    from minigrad.verification.worlds import check_case
 
     if entry.world == "sympy" and not symbolic:
         record.symbolic = "skipped"
@@ -606,8 +606,8 @@ def run(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigrad.checks [--op NAME] [--json] [--no-symbolic] [--plant-bug OP[:KIND]]``."""
-    parser = argparse.ArgumentParser(prog="python -m minigrad.checks", description=__doc__.split("\n")[0])
+    """``python -m minigrad.verification.checks [--op NAME] [--json] [--no-symbolic] [--plant-bug OP[:KIND]]``."""
+    parser = argparse.ArgumentParser(prog="python -m minigrad.verification.checks", description=__doc__.split("\n")[0])
     parser.add_argument("--op", action="append")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-symbolic", action="store_true")

@@ -610,7 +610,7 @@ def _check(fn, shapes, domain, names, points, seed, name, deadline, proof_budget
     except _BackwardFailed as failure:
         # A VJP that raises (or returns a gradient of the wrong shape) is a failed check,
         # reported like gradcheck reports it, not an exception out of the checker.
-        from minigrad.gradcheck import backward_error_report
+        from minigrad.verification.gradcheck import backward_error_report
 
         error = failure.args[0]
         return SymbolicResult(
@@ -698,7 +698,7 @@ def _matched(result: SymbolicResult, count: int) -> SymbolicResult:
 
 def _mismatch(run, k, i, engine_block, reference_block, bad) -> dict:
     """Describe the failing entries of one (output, input) block, worst first, with a hint."""
-    from minigrad.gradcheck import diagnose
+    from minigrad.verification.gradcheck import diagnose
 
     point = bad[0][2]
     # Evaluate the whole block at the first counterexample, to rank entries and find a pattern.
@@ -725,7 +725,7 @@ def _unravel(flat: int, shape: tuple) -> tuple:
 
 def _locate(fn, run, point) -> list:
     """Re-run ``fn`` numerically at the counterexample and check each op's VJP on its own."""
-    from minigrad.gradcheck import locate_wrong_vjps
+    from minigrad.verification.gradcheck import locate_wrong_vjps
 
     try:
         inputs = [Tensor(substitute(x, point), requires_grad=True, name=x.name) for x in run.inputs]
@@ -789,7 +789,7 @@ def numeric_check(
     derivative is turned into a NumPy function, and the float engine's gradient (the same
     code path students run) must agree to ``|e - r| <= atol + rtol * |r|`` at each point.
     """
-    from minigrad.gradcheck import GradcheckResult, _analytic_jacobian
+    from minigrad.verification.gradcheck import GradcheckResult, _analytic_jacobian
 
     sp = _sp()
     started = time.perf_counter()
@@ -1034,7 +1034,7 @@ def _load_derivation_plugins() -> None:
     import importlib
     import importlib.util
 
-    from minigrad import checks
+    from minigrad.verification import checks
 
     checks.load_plugins()
     for package in checks.PLUGINS:
@@ -1246,7 +1246,7 @@ def run_cli(args) -> int:
     """
     import sys
 
-    from minigrad import checks
+    from minigrad.verification import checks
 
     command = "minigrad derive"
     what = args.what

@@ -1239,4 +1239,4 @@ def show(*outputs: Tensor, **options) -> GraphView:
     return GraphView(draw_graph(*outputs, **options))
 
 
-from minigrad.stepper import backward_stepper  # noqa: E402,F401  (the interactive page; its own module)
+from minigrad.viz.stepper import backward_stepper  # noqa: E402,F401  (the interactive page; its own module)

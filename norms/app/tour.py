@@ -10,7 +10,7 @@ What a new user runs first (``make tour``). In a couple of minutes it
     3. prints two gradients as formulas from the symbolic engine;
     4. trains a small MLP with and without spectral norm on a toy 2-D problem;
     5. trains a small GAN on a ring of 8 Gaussians with and without spectral norm on its
-       discriminator, over seeds (norms.gan; `minigrad gan` runs the full comparison);
+       discriminator, over seeds (norms.app.gan; `minigrad gan` runs the full comparison);
     6. writes graphs (SVG), plots (PNG) and ``report.html`` into ``--out``.
 It exits 1 if any check fails or a number of the post is not reproduced.
 
@@ -310,7 +310,7 @@ def norm_checks(quick: bool) -> list:
 
 
 def run_norm_checks(report: TourReport, quick: bool) -> None:
-    from minigrad.checks import CheckEntry, run_entry
+    from minigrad.verification.checks import CheckEntry, run_entry
 
     try:
         from norms import derivations
@@ -344,7 +344,7 @@ def run_norm_checks(report: TourReport, quick: bool) -> None:
 
 def _say_checks_meaning(report: TourReport) -> None:
     """What the three-way table means, from its numbers."""
-    from minigrad.checks import FD_RTOL
+    from minigrad.verification.checks import FD_RTOL
 
     rows = report.checks
     if not rows:
@@ -582,8 +582,8 @@ def training_meaning(results: dict, baseline: dict) -> str:
 
 
 def train_gan(report: TourReport, quick: bool, out: Path) -> None:
-    """The ring-of-8-Gaussians GAN with and without spectral norm (norms.gan), into the report."""
-    from norms import gan
+    """The ring-of-8-Gaussians GAN with and without spectral norm (norms.app.gan), into the report."""
+    from norms.app import gan
 
     seeds, config = (2, gan.TOUR_QUICK_RING) if quick else (5, gan.QUICK_RING)
     _say(f"Training a GAN on a ring of 8 Gaussians, {seeds} seeds x {config.steps} steps, with and without "
@@ -606,7 +606,8 @@ def train_gan(report: TourReport, quick: bool, out: Path) -> None:
 # 5. Files: graphs, plots, report.html
 # ---------------------------------------------------------------------------------------
 def write_graphs(report: TourReport, out: Path) -> None:
-    from minigrad import graph_examples, viz
+    from minigrad import viz
+    from norms.app import graph_examples
 
     for name in ("spectral-norm", "weight-norm", "pixel-norm", "mlp-spectral"):
         for backward in (False, True):
@@ -708,7 +709,7 @@ def _meaning(report: TourReport, key: str) -> str:
 
 def write_html(report: TourReport, out: Path) -> Path:
     """report.html: every table with its tolerance and verdict, each section closed by what it means."""
-    from minigrad.checks import FD_RTOL
+    from minigrad.verification.checks import FD_RTOL
 
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>minigrad tour</title>",
@@ -822,7 +823,7 @@ def write_html(report: TourReport, out: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------
 def _prepare_out(out: Path, option: str = "--out") -> None:
-    from minigrad.cli import prepare_out_folder
+    from norms.app.cli import prepare_out_folder
 
     prepare_out_folder(out, option)
 
@@ -872,7 +873,7 @@ def run(args) -> int:
 
 def run_train(args) -> int:
     """``minigrad train [--steps N] [--out DIR]``: the tour's training runs alone, with their plots."""
-    from minigrad.cli import CommandError
+    from norms.app.cli import CommandError
 
     steps = int(getattr(args, "steps", 300))
     if steps < 1:

@@ -40,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from minigrad.assignment import (
+from minigrad.coursework.assignment import (
     HIDDEN_NAME, SPEC_NAME, AssignmentError, load_hidden, load_spec, task_key, without_prefix,
 )
 from minigrad.coursework.sandbox import Limits, SandboxedWorker, WorkerError
-from minigrad.gradcheck import diagnose
+from minigrad.verification.gradcheck import diagnose
 
 #: a failure that is the student version's placeholder, not a wrong answer
 _NOT_IMPLEMENTED = re.compile(r"NotImplementedError: (Task \d+\.\d+\b[^\n]*)")
