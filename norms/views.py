@@ -1,0 +1,1 @@
+"""How the norms are drawn: their views, registered with ``minigrad.viz``."""
