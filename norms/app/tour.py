@@ -810,7 +810,9 @@ def write_html(report: TourReport, out: Path) -> Path:
                      "by the power iteration in the dashed no-grad cluster), green the input, grey constants and "
                      "red the output; each norm is a lavender cluster. The backward graphs add every tensor's "
                      "gradient and every op's VJP.</p>")
-        from minigrad import graph_examples, stepper   # the spectral-norm layer's backward pass, op by op
+        from minigrad.viz import stepper  # the spectral-norm layer's backward pass, op by op
+        from norms.app import graph_examples
+
         output, params, title = graph_examples.EXAMPLES["spectral-norm"]()
         parts.append(stepper.report_section(stepper.backward_stepper(output, params=params, title=title), out))
     if report.notes:
