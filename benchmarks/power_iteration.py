@@ -5,7 +5,7 @@ training forward (v = normalize(W^T u), u = normalize(W v): two matrix-vector pr
 O(n^2)), where an exact answer needs an SVD (O(n^3)). This measures both as n grows:
 
     power_step   the step exactly as norms.spectral_norm runs it in a training forward
-                 (norms.spectral._power_iteration on minigrad tensors, under no_grad)
+                 (norms.functional._power_steps on minigrad tensors, under no_grad)
     numpy_step   the same two matvecs and normalisations written in NumPy (the floor)
     svdvals      np.linalg.svd(W, compute_uv=False): singular values only
     svd          np.linalg.svd(W): the full decomposition, with U and V
@@ -93,7 +93,7 @@ def measure(n: int, deadline_at: float, previous: dict | None = None, required: 
             repeat: int = 5) -> dict:
     """Seconds per call of the four computations at size n x n (None: skipped, time cap)."""
     import minigrad as mg
-    from norms.spectral import _power_iteration
+    from norms.functional import _power_steps
 
     weight, u0 = make_matrix(n)
     matrix, u = mg.Tensor(weight), mg.Tensor(u0)
@@ -101,7 +101,7 @@ def measure(n: int, deadline_at: float, previous: dict | None = None, required: 
 
     def power_step():
         with mg.no_grad():
-            return _power_iteration(matrix, u, 1, eps)
+            return _power_steps(matrix, u, 1, eps)
 
     def numpy_step():
         v = weight.T @ u0

@@ -45,6 +45,7 @@ from minigrad.autograd import no_grad
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.tensor import Tensor, lift
+from norms._validate import check_eps
 
 __all__ = [
     "pixel_norm", "pixel_norm_composed", "PixelNorm",
@@ -188,17 +189,7 @@ def _check_param(param, expected: tuple, what: str, function: str, x: Tensor):
 
 def _check_eps(eps, owner: str) -> float:
     """eps as a finite float > 0: it keeps sqrt(mean(x^2) + eps) away from 0."""
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"{owner}: eps must be a float > 0, got {eps!r} ({type(eps).__name__}); pass a small "
-            f"positive number such as 1e-5."
-        )
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(
-            f"{owner}: eps must be finite and > 0, got {eps!r}; it is added to the mean square "
-            f"before the square root, so pass a small positive number such as 1e-5."
-        )
-    return float(eps)
+    return check_eps(eps, owner, "it is added to the mean square before the square root", "1e-5")
 
 
 def _check_flag(value, what: str, owner: str) -> bool:

@@ -644,9 +644,24 @@ def power_iteration(weight, u, n_iter: int = 1, eps: float = 1e-12) -> tuple:
         )
     if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
         raise ValueError(f"power_iteration: n_iter must be a positive int, got {n_iter!r}")
-    v = None
     for _ in range(n_iter):
-        v = normalize(ops.matmul(ops.transpose(weight, (1, 0)), u), axis=0, eps=eps)
-        u = normalize(ops.matmul(weight, v), axis=0, eps=eps)
+        # One call per step, so that each step transposes W anew: the graph this function
+        # records (and the order in which backward sums the steps' terms) stays as it was.
+        u, v = _power_steps(weight, u, 1, eps)
     sigma = ops.sum_(ops.mul(u, ops.matmul(weight, v)))
     return sigma, u, v
+
+
+def _power_steps(matrix: Tensor, u: Tensor, n_iterations: int, eps: float) -> tuple:
+    """``n_iterations`` steps of v = normalize(M^T u), u = normalize(M v); returns (u, v).
+
+    The loop behind :func:`power_iteration` and ``spectral_norm``, on checked arguments.
+    Written with engine ops, so under ``no_grad`` it is plain NumPy work and with grad mode
+    on it records the graph that differentiating through the iteration needs.
+    """
+    matrix_t = ops.transpose(matrix, (1, 0))
+    v = None
+    for _ in range(n_iterations):
+        v = normalize(ops.matmul(matrix_t, u), axis=0, eps=eps)
+        u = normalize(ops.matmul(matrix, v), axis=0, eps=eps)
+    return u, v

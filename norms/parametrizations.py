@@ -31,7 +31,8 @@ from minigrad.nn.module import Module
 from minigrad.nn.utils.parametrize import register_parametrization
 from minigrad.random import generator
 from minigrad.tensor import Tensor
-from norms.spectral import _check_dim, _matrix_array, spectral_normalize
+from norms._validate import check_dim
+from norms.spectral import _matrix_array, spectral_normalize
 
 __all__ = ["spectral_norm", "weight_norm", "SpectralNormParametrization", "WeightNormParametrization"]
 
@@ -55,7 +56,7 @@ class SpectralNormParametrization(Module):
             raise ValueError(f"spectral_norm: eps must be a finite number > 0, got {eps!r}")
         if weight.ndim == 0 or weight.size == 0:
             raise ValueError(f"spectral_norm: the weight (shape {weight.shape}) needs at least one axis and one entry")
-        self.dim = _check_dim(dim, weight.ndim, "spectral_norm", f"a weight of shape {weight.shape}") if weight.ndim > 1 else 0
+        self.dim = check_dim(dim, weight.ndim, "spectral_norm", f"a weight of shape {weight.shape}") if weight.ndim > 1 else 0
         self.eps = float(eps)
         self.n_power_iterations = int(n_power_iterations)
         if weight.ndim > 1:

@@ -36,6 +36,8 @@ from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.random import generator
 from minigrad.tensor import Tensor, lift
+from norms._validate import check_dim, check_eps
+from norms.functional import _power_steps
 
 __all__ = [
     "SpectralNorm", "SpectralNormalize", "spectral_normalize", "spectral_normalize_composed",
@@ -163,17 +165,6 @@ def _spectral_grads(ctx, grad, matrix_v, sigma):
     return grad_w, grad_u, grad_v
 
 
-def _check_dim(dim: int, ndim: int, function: str, what: str) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{function}: dim must be an int, got {dim!r}")
-    if not -ndim <= dim < ndim:
-        raise IndexError(
-            f"{function}: dim {dim} is out of range for {what} with {ndim} dimension(s); "
-            f"use a dim in [{-ndim}, {ndim - 1}]."
-        )
-    return int(dim) % ndim
-
-
 def _check_iterations(n_power_iterations) -> int:
     """n_power_iterations as an int >= 1 (PyTorch's ValueError text for values <= 0)."""
     if isinstance(n_power_iterations, (bool, np.bool_)) or not isinstance(n_power_iterations, (int, np.integer)):
@@ -188,21 +179,6 @@ def _check_iterations(n_power_iterations) -> int:
             f"got n_power_iterations={n_power_iterations}"
         )
     return int(n_power_iterations)
-
-
-def _check_eps(eps, function: str) -> float:
-    """eps as a finite float > 0: the floor of the norms, so 0, negatives and NaN cannot work."""
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"{function}: eps must be a float > 0, got {eps!r} ({type(eps).__name__}); pass a "
-            f"small positive number such as 1e-12."
-        )
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(
-            f"{function}: eps must be finite and > 0, got {eps!r}; it is the floor in "
-            f"x / max(||x||, eps), so pass a small positive number such as 1e-12."
-        )
-    return float(eps)
 
 
 def _check_vectors(weight: Tensor, u: Tensor, v: Tensor, dim: int, function: str) -> None:
@@ -225,7 +201,7 @@ def spectral_normalize(weight, u, v, dim: int = 0) -> Tensor:
     u, v = lift(u, weight), lift(v, weight)
     if weight.ndim == 0:
         raise ValueError("spectral_normalize: the weight must have at least one dimension, got a scalar")
-    dim = _check_dim(dim, weight.ndim, "spectral_normalize", f"a weight of shape {weight.shape}")
+    dim = check_dim(dim, weight.ndim, "spectral_normalize", f"a weight of shape {weight.shape}")
     _check_vectors(weight, u, v, dim, "spectral_normalize")
     return apply(SpectralNormalize, weight, u, v, dim=dim)
 
@@ -237,37 +213,9 @@ def spectral_normalize_composed(weight, u, v, dim: int = 0) -> Tensor:
     """
     weight = lift(weight)
     u, v = lift(u, weight), lift(v, weight)
-    dim = _check_dim(dim, weight.ndim, "spectral_normalize_composed", f"a weight of shape {weight.shape}")
+    dim = check_dim(dim, weight.ndim, "spectral_normalize_composed", f"a weight of shape {weight.shape}")
     sigma = ops.sum_(ops.mul(u, ops.matmul(_as_matrix(weight, dim), v)))
     return ops.div(weight, sigma)
-
-
-# ---------------------------------------------------------------------------------------
-# Power iteration (v first, as PyTorch's old spectral norm)
-# ---------------------------------------------------------------------------------------
-def _normalize(x: Tensor, eps: float) -> Tensor:
-    """x / max(||x||_2, eps): PyTorch's F.normalize, so a zero vector stays zero.
-
-    The norm is the scaled one of norms.functional (no overflow for 1e300 entries);
-    SymPy data has no max, so there the plain x / ||x|| is used (symbols are never zero).
-    """
-    from norms.functional import normalize
-
-    return normalize(x, axis=0, eps=eps)
-
-
-def _power_iteration(matrix: Tensor, u: Tensor, n_iterations: int, eps: float) -> tuple:
-    """``n_iterations`` steps of v = normalize(M^T u), u = normalize(M v); returns (u, v).
-
-    Written with engine ops, so under ``no_grad`` it is plain NumPy work and with grad
-    mode on it records the graph that ``grad_through_power_iteration=True`` needs.
-    """
-    matrix_t = ops.transpose(matrix, (1, 0))
-    v = None
-    for _ in range(n_iterations):
-        v = _normalize(ops.matmul(matrix_t, u), eps)
-        u = _normalize(ops.matmul(matrix, v), eps)
-    return u, v
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,7 +234,7 @@ class SpectralNorm:
         self.name = name
         self.dim = dim
         self.n_power_iterations = _check_iterations(n_power_iterations)
-        self.eps = _check_eps(eps, "spectral_norm")
+        self.eps = check_eps(eps, "spectral_norm", "it is the floor in x / max(||x||, eps)", "1e-12")
         if not isinstance(grad_through_power_iteration, (bool, np.bool_)):
             raise TypeError(
                 f"spectral_norm: grad_through_power_iteration must be True or False, got "
@@ -311,11 +259,12 @@ class SpectralNorm:
         u = Tensor._constant(u_buffer.data.copy())
         v = Tensor._constant(v_buffer.data.copy())
         if do_power_iteration:
+            # v first, as PyTorch's old spectral norm (norms.functional.power_iteration).
             if self.grad_through_power_iteration:
-                u, v = _power_iteration(_as_matrix(weight, self.dim), u, self.n_power_iterations, self.eps)
+                u, v = _power_steps(_as_matrix(weight, self.dim), u, self.n_power_iterations, self.eps)
             else:
                 with no_grad():
-                    u, v = _power_iteration(_as_matrix(weight, self.dim), u, self.n_power_iterations, self.eps)
+                    u, v = _power_steps(_as_matrix(weight, self.dim), u, self.n_power_iterations, self.eps)
         # The new u and v are temporaries until the weight has been computed from them: a
         # forward that raises (an all-zero weight has sigma = 0) leaves the buffers as they
         # were, so the module works again as soon as a good weight is restored.
@@ -339,8 +288,9 @@ class SpectralNorm:
         module.register_parameter(self.name, Parameter(weight.data.copy()))
 
     @staticmethod
-    def apply(module: Module, name: str, n_power_iterations: int, dim: int, eps: float,
-              grad_through_power_iteration: bool = False) -> "SpectralNorm":
+    def register(module: Module, name: str, n_power_iterations: int, dim: int, eps: float,
+                 grad_through_power_iteration: bool = False) -> "SpectralNorm":
+        """Check the arguments, then move ``<name>`` to ``<name>_orig`` and add u, v and the hook."""
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, SpectralNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
@@ -354,7 +304,7 @@ class SpectralNorm:
             )
         if weight.ndim == 0:
             raise ValueError(f"spectral_norm: parameter {name!r} is a scalar; it needs at least one dimension")
-        dim = _check_dim(dim, weight.ndim, "spectral_norm", f"parameter {name!r} of shape {weight.shape}")
+        dim = check_dim(dim, weight.ndim, "spectral_norm", f"parameter {name!r} of shape {weight.shape}")
         if weight.size == 0:
             raise ValueError(
                 f"spectral_norm: parameter {name!r} of shape {weight.shape} has no entries, so it "
@@ -407,7 +357,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     """
     if dim is None:
         dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
-    SpectralNorm.apply(module, name, n_power_iterations, dim, eps, grad_through_power_iteration)
+    SpectralNorm.register(module, name, n_power_iterations, dim, eps, grad_through_power_iteration)
     return module
 
 

@@ -39,6 +39,7 @@ from minigrad.nn.layers import Linear, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.tensor import Tensor, lift
+from norms._validate import check_dim, check_eps
 from norms.functional import FrobeniusNorm, frobenius_norm
 
 __all__ = [
@@ -47,21 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_EPS = 1e-12
-
-
-def _check_eps(eps) -> float:
-    """eps as a finite float > 0 (the floor of ||v||): 0, negatives, NaN and Inf are refused."""
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"weight_norm: eps must be a float > 0, got {eps!r} ({type(eps).__name__}); pass a "
-            f"small positive number such as 1e-12."
-        )
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(
-            f"weight_norm: eps must be finite and > 0, got {eps!r}; it is the floor in "
-            f"max(||v||, eps), so pass a small positive number such as 1e-12."
-        )
-    return float(eps)
 
 
 def _reduced_axes(ndim: int, dim: int | None) -> tuple:
@@ -78,20 +64,6 @@ def _g_shape(shape: tuple, dim: int | None) -> tuple:
     if dim is None:
         return ()
     return tuple(size if axis == dim else 1 for axis, size in enumerate(shape))
-
-
-def _normalize_dim(dim, ndim: int, function: str) -> int | None:
-    """PyTorch's rule: None and -1 mean 'the whole tensor'; other negatives count from the end."""
-    if dim is None or (dim == -1 and not isinstance(dim, bool)):
-        return None
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{function}: dim must be an int or None, got {dim!r}")
-    if not -ndim <= dim < ndim:
-        raise IndexError(
-            f"{function}: dim {dim} is out of range for a weight with {ndim} dimension(s); use "
-            f"a dim in [{-ndim}, {ndim - 1}], or None (or -1) for the norm of the whole tensor."
-        )
-    return int(dim) % ndim
 
 
 def _sum_of_squares(v: np.ndarray, dim: int | None) -> np.ndarray:
@@ -231,7 +203,7 @@ def weight_normalize(g, v, dim: int | None = 0, eps: float = DEFAULT_EPS) -> Ten
     """g * v / max(||v||, eps) as one fused node; ``dim`` as in :func:`weight_norm`."""
     v = lift(v)
     g = lift(g, v)
-    dim = _normalize_dim(dim, v.ndim, "weight_normalize")
+    dim = check_dim(dim, v.ndim, "weight_normalize", "a weight", whole_tensor=True)
     _check_g(g, v, dim, "weight_normalize")
     return apply(WeightNormalize, g, v, dim=dim, eps=float(eps))
 
@@ -240,7 +212,7 @@ def weight_normalize_composed(g, v, dim: int | None = 0, eps: float = DEFAULT_EP
     """The same g * v / max(||v||, eps) from mul, sum, sqrt, maximum and div (the twin)."""
     v = lift(v)
     g = lift(g, v)
-    dim = _normalize_dim(dim, v.ndim, "weight_normalize_composed")
+    dim = check_dim(dim, v.ndim, "weight_normalize_composed", "a weight", whole_tensor=True)
     _check_g(g, v, dim, "weight_normalize_composed")
     norm = ops.sqrt(ops.sum_(ops.mul(v, v), _reduced_axes(v.ndim, dim), keepdims=True))
     if v.dtype != object:
@@ -276,7 +248,8 @@ class WeightNorm:
         module.register_parameter(self.name, Parameter(weight.data.copy()))
 
     @staticmethod
-    def apply(module: Module, name: str, dim, eps: float = DEFAULT_EPS) -> "WeightNorm":
+    def register(module: Module, name: str, dim, eps: float = DEFAULT_EPS) -> "WeightNorm":
+        """Check the arguments, then replace ``<name>`` by ``<name>_g``, ``<name>_v`` and the hook."""
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
@@ -288,14 +261,14 @@ class WeightNorm:
                 f"weight_norm: {type(module).__name__} has no parameter {name!r}; its "
                 f"parameters are {list(module._parameters)}"
             )
-        dim = _normalize_dim(dim, weight.ndim, "weight_norm")
+        dim = check_dim(dim, weight.ndim, "weight_norm", "a weight", whole_tensor=True)
         if weight.size == 0:
             raise ValueError(
                 f"weight_norm: parameter {name!r} of shape {weight.shape} has no entries, so "
                 f"there is no direction to normalise; give the layer at least one input and "
                 f"one output feature."
             )
-        fn = WeightNorm(name, dim, _check_eps(eps))
+        fn = WeightNorm(name, dim, check_eps(eps, "weight_norm", "it is the floor in max(||v||, eps)", "1e-12"))
         # Everything is computed before the module changes, so a registration that raises
         # leaves the module as it was.
         g = Parameter(norm_except_dim(weight.data, dim))
@@ -320,7 +293,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     ``<name>_v`` (the weight itself); ``module.<name>`` is recomputed before every forward.
     Our addition: ||v|| is floored at 1e-12, so v = 0 gives w = 0, not NaN.
     """
-    WeightNorm.apply(module, name, dim)
+    WeightNorm.register(module, name, dim)
     return module
 
 

@@ -212,7 +212,7 @@ def test_weight_norm_hook_refuses_bad_eps_and_leaves_the_layer_alone(eps, error_
 
     layer = nn.Linear(3, 2)
     before = _state_bytes(layer)
-    _raises_exactly(error_type, message, lambda: WeightNorm.apply(layer, "weight", 0, eps))
+    _raises_exactly(error_type, message, lambda: WeightNorm.register(layer, "weight", 0, eps))
     assert _state_bytes(layer) == before and list(layer._parameters) == ["weight", "bias"]
 
 
