@@ -16,6 +16,15 @@ from norms.functional import (
     power_iteration, vector_norm, vector_norm_composed,
 )
 
+__all__ = [
+    "spectral_normalize", "spectral_normalize_composed", "spectral_norm", "remove_spectral_norm",
+    "weight_normalize", "weight_normalize_composed", "weight_norm", "remove_weight_norm", "weight_norm_init",
+    "PixelNorm", "LayerNorm", "RMSNorm", "BatchNorm1d", "pixel_norm", "pixel_norm_composed", "layer_norm",
+    "layer_norm_composed", "rms_norm", "rms_norm_composed", "batch_norm", "batch_norm_composed",
+    "frobenius_norm", "frobenius_norm_composed", "vector_norm", "vector_norm_composed", "matrix_norm",
+    "matrix_norm_composed", "norm", "normalize", "power_iteration",
+]
+
 _LAZY_SUBMODULES = ("derivations",)
 
 

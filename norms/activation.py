@@ -538,7 +538,8 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=np.float64):
         super().__init__()
-        if isinstance(num_features, (bool, np.bool_)) or not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+        if (isinstance(num_features, (bool, np.bool_)) or not isinstance(num_features, (int, np.integer))
+                or num_features <= 0):
             raise ValueError(
                 f"BatchNorm1d: num_features must be a positive int (the number of channels, axis 1 "
                 f"of the input), got {num_features!r}"

@@ -265,7 +265,11 @@ class CountNonzero(Primitive):
     formula = "grad_x = 0"
     symbolic = False
     domain = "nonzero"
-    examples = [(((3, 4),), {"axis": (1,), "keepdims": False}), (((5,),), {"axis": (0,), "keepdims": True}), (((),), {"axis": (), "keepdims": False})]
+    examples = [
+        (((3, 4),), {"axis": (1,), "keepdims": False}),
+        (((5,),), {"axis": (0,), "keepdims": True}),
+        (((),), {"axis": (), "keepdims": False}),
+    ]
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):

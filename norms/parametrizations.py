@@ -56,7 +56,9 @@ class SpectralNormParametrization(Module):
             raise ValueError(f"spectral_norm: eps must be a finite number > 0, got {eps!r}")
         if weight.ndim == 0 or weight.size == 0:
             raise ValueError(f"spectral_norm: the weight (shape {weight.shape}) needs at least one axis and one entry")
-        self.dim = check_dim(dim, weight.ndim, "spectral_norm", f"a weight of shape {weight.shape}") if weight.ndim > 1 else 0
+        self.dim = 0
+        if weight.ndim > 1:
+            self.dim = check_dim(dim, weight.ndim, "spectral_norm", f"a weight of shape {weight.shape}")
         self.eps = float(eps)
         self.n_power_iterations = int(n_power_iterations)
         if weight.ndim > 1:

@@ -19,7 +19,8 @@ CASES = {
     "pixel_norm": (lambda x: pixel_norm(x, 1), lambda x: pixel_norm_composed(x, 1),
                    [rng0.standard_normal((2, 3, 2, 2))], (0,)),
     "layer_norm": (lambda x, w, b: layer_norm(x, (3, 2), w, b), lambda x, w, b: layer_norm_composed(x, (3, 2), w, b),
-                   [rng0.standard_normal((2, 3, 2)), rng0.standard_normal((3, 2)), rng0.standard_normal((3, 2))], (0, 1, 2)),
+                   [rng0.standard_normal((2, 3, 2)), rng0.standard_normal((3, 2)), rng0.standard_normal((3, 2))],
+                   (0, 1, 2)),
     "rms_norm": (lambda x, w: rms_norm(x, 4, w, 1e-6), lambda x, w: rms_norm_composed(x, 4, w, 1e-6),
                  [rng0.standard_normal((3, 4)), rng0.standard_normal(4)], (0, 1)),
     "batch_norm_2d": (lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
@@ -102,7 +103,7 @@ def test_batch_norm_matches_torch_train_eval_and_running_stats():
     for shape, momentum in (((8, 3), 0.1), ((5, 3, 4), 0.3), ((6, 3), None)):
         ours = BatchNorm1d(3, momentum=momentum)
         theirs = torch.nn.BatchNorm1d(3, momentum=momentum, dtype=torch.float64)
-        for step, mode in enumerate(("train", "train", "train", "eval")):
+        for mode in ("train", "train", "train", "eval"):
             ours.train(mode == "train")
             theirs.train(mode == "train")
             x, G = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(shape)
@@ -135,7 +136,8 @@ def test_pixel_norm_gives_unit_rms_per_pixel():
 # 6. Bad input --------------------------------------------------------------------------------------
 def test_batch_of_one_in_training_is_an_error_and_leaves_no_trace():
     layer = BatchNorm1d(3)
-    with pytest.raises(ValueError, match=r"^Expected more than 1 value per channel when training, got input size \(1, 3\)$"):
+    with pytest.raises(ValueError,
+                       match=r"^Expected more than 1 value per channel when training, got input size \(1, 3\)$"):
         layer(mg.randn(1, 3))
     assert int(layer.num_batches_tracked.data) == 0
     layer.eval()
@@ -145,9 +147,11 @@ def test_batch_of_one_in_training_is_an_error_and_leaves_no_trace():
 def test_wrong_shapes_are_errors():
     with pytest.raises(ValueError, match=r"BatchNorm1d: expected 2D or 3D input \(got 4D input\)"):
         BatchNorm1d(3)(mg.randn(2, 3, 4, 5))
-    with pytest.raises(ValueError, match=r"BatchNorm1d: input of shape \(4, 2\) has 2 channels on axis 1; this layer was built for num_features=3"):
+    with pytest.raises(ValueError, match=r"BatchNorm1d: input of shape \(4, 2\) has 2 channels on axis 1; "
+                                         r"this layer was built for num_features=3"):
         BatchNorm1d(3)(mg.randn(4, 2))
-    with pytest.raises(ValueError, match=r"layer_norm: Given normalized_shape=\[4\], expected input with shape \[\*, 4\], but got input of size \[2, 3\]"):
+    with pytest.raises(ValueError, match=r"layer_norm: Given normalized_shape=\[4\], expected input with shape "
+                                         r"\[\*, 4\], but got input of size \[2, 3\]"):
         LayerNorm(4)(mg.randn(2, 3))
     with pytest.raises(IndexError, match=r"pixel_norm: axis 4 is out of range for a tensor of 4 dimension\(s\)"):
         pixel_norm(mg.randn(1, 2, 3, 3), axis=4)

@@ -110,7 +110,7 @@ def test_spectral_norm_matches_pytorch(make):
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal(shape)
     ours_x, theirs_x = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    for step in range(2):
+    for _ in range(2):
         out, expected = ours(ours_x), theirs(theirs_x)
         np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-13)
         (out * out).sum().backward()

@@ -11,7 +11,9 @@ from minigrad.verification.symbolic import symbolic_check
 from norms.functional import _power_steps
 from norms.spectral import remove_spectral_norm, spectral_norm, spectral_normalize, spectral_normalize_composed
 
-from tests._norms_helpers import check_second_order, check_three_ways, match_at_rational_point, prove_symbolic, rational_array
+from tests._norms_helpers import (
+    check_second_order, check_three_ways, match_at_rational_point, prove_symbolic, rational_array,
+)
 
 # The reference post's example (rounded to four decimals there, so compared to 2e-4).
 POST_WEIGHT = np.array([[-0.4318, 0.1616, -0.1790], [-0.1238, 0.4865, -0.2384]])
@@ -118,7 +120,8 @@ def test_fused_vjp_matches_composed_and_finite_differences(shape, dim):
 def test_closed_form_gradient_formula():
     # dL/dW = G/sigma - (<G, W>/sigma^2) u v^T, checked entry by entry
     rng = np.random.default_rng(2)
-    weight, u, v, G = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal(3), rng.standard_normal((2, 3))
+    weight, u, v = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal(3)
+    G = rng.standard_normal((2, 3))
     w = mg.tensor(weight, requires_grad=True)
     (spectral_normalize(w, u, v) * mg.tensor(G)).sum().backward()
     sigma = u @ weight @ v
@@ -407,7 +410,8 @@ def test_nan_input_propagates_to_the_output_only():
 
 
 def test_dim_out_of_range_and_bad_vectors():
-    with pytest.raises(IndexError, match=r"spectral_norm: dim 2 is out of range for parameter 'weight' of shape \(2, 3\) with 2 dimension\(s\); use a dim in \[-2, 1\]"):
+    with pytest.raises(IndexError, match=r"spectral_norm: dim 2 is out of range for parameter 'weight' of shape "
+                                         r"\(2, 3\) with 2 dimension\(s\); use a dim in \[-2, 1\]"):
         spectral_norm(nn.Linear(3, 2), dim=2)
     with pytest.raises(ValueError, match=r"u must have shape \(2,\) and v shape \(3,\); got u \(3,\) and v \(3,\)"):
         spectral_normalize(np.ones((2, 3)), np.ones(3), np.ones(3))

@@ -163,9 +163,11 @@ def test_zero_v_gives_zero_weight_and_finite_gradients_not_nan():
 
 
 def test_dim_out_of_range_and_wrong_g_shape():
-    with pytest.raises(IndexError, match=r"weight_norm: dim 2 is out of range for a weight with 2 dimension\(s\); use a dim in \[-2, 1\], or None \(or -1\)"):
+    with pytest.raises(IndexError, match=r"weight_norm: dim 2 is out of range for a weight with 2 dimension\(s\); "
+                                         r"use a dim in \[-2, 1\], or None \(or -1\)"):
         weight_norm(nn.Linear(3, 2), dim=2)
-    with pytest.raises(ValueError, match=r"weight_normalize: for v of shape \(2, 3\) and dim=0, g must have shape \(2, 1\)"):
+    with pytest.raises(ValueError,
+                       match=r"weight_normalize: for v of shape \(2, 3\) and dim=0, g must have shape \(2, 1\)"):
         weight_normalize(np.ones(2), np.ones((2, 3)), 0)
 
 

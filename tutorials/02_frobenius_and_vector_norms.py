@@ -29,32 +29,15 @@
 #    ties included.
 
 # %%
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
 from minigrad.verification.gradcheck import gradcheck
 from norms import frobenius_norm, frobenius_norm_composed, matrix_norm, norm, vector_norm, vector_norm_composed
+from tutorial_setup import show, start
 
-mg.manual_seed(0)
-np.set_printoptions(precision=4, suppress=True)
-
-
-def show(fig):
-    """Show a figure in a notebook (as PNG) and close it; in a plain script, only close it."""
-    try:
-        from IPython.display import Image, display
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        display(Image(buffer.getvalue()))
-    finally:
-        plt.close(fig)
+start(seed=0)
 
 
 # %% [markdown]

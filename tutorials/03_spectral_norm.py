@@ -33,11 +33,6 @@
 #    differentiate through the power iteration instead.
 
 # %%
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -45,21 +40,9 @@ import minigrad as mg
 from minigrad import nn
 from minigrad.verification.gradcheck import check_gradients, gradcheck
 from norms import power_iteration, remove_spectral_norm, spectral_norm, spectral_normalize
+from tutorial_setup import show, start
 
-mg.manual_seed(0)
-np.set_printoptions(precision=4, suppress=True)
-
-
-def show(fig):
-    """Show a figure in a notebook (as PNG) and close it; in a plain script, only close it."""
-    try:
-        from IPython.display import Image, display
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        display(Image(buffer.getvalue()))
-    finally:
-        plt.close(fig)
+start(seed=0)
 
 
 def singular_values(matrix):
@@ -104,7 +87,8 @@ assert abs(np.linalg.norm(POST_WEIGHT @ vt[0]) - s[0]) < 1e-12
 #
 # Start from any unit vector $u$ (with $m$ entries for an $m \times n$ weight) and repeat
 #
-# $$ v \leftarrow \frac{W^\top u}{\|W^\top u\|}, \qquad u \leftarrow \frac{W v}{\|W v\|}, \qquad \sigma \approx u^\top W v . $$
+# $$ v \leftarrow \frac{W^\top u}{\|W^\top u\|}, \qquad u \leftarrow \frac{W v}{\|W v\|},
+#    \qquad \sigma \approx u^\top W v . $$
 #
 # Two half-steps make one step of the classic power method on $W W^\top$: each step
 # multiplies the component of $u$ along the $k$-th left singular vector by $\sigma_k^2$
@@ -219,7 +203,7 @@ inputs, targets = mg.randn(64, 8), mg.randn(64, 16)
 optimiser = mg.optim.SGD(model.parameters(), lr=0.1)
 cold_rng = np.random.default_rng(2)
 warm_error, cold_error, top_after = [], [], []
-for step in range(200):
+for _ in range(200):
     optimiser.zero_grad()
     out = model(inputs)  # one power-iteration step, from the u of the previous step
     weight = model.weight_orig.data

@@ -106,7 +106,8 @@ assert abs(probe.weight_g.item() - np.linalg.norm(POST_WEIGHT)) < 1e-14
 # $$ \frac{\partial}{\partial v}\Big(\frac{v}{n}\Big) = \frac{1}{n}\Big(I - \frac{v v^\top}{n^2}\Big), $$
 # (differentiate $v \cdot n^{-1}$ with the product rule, using $\partial n/\partial v = v^\top/n$).
 # The bracket is the projector $P$ onto the directions perpendicular to $v$. So
-# $$ \frac{\partial L}{\partial v} = \frac{g}{n}\, P\, G = \frac{g}{n}\Big(G - \frac{\langle G, v\rangle}{n^2}\, v\Big). $$
+# $$ \frac{\partial L}{\partial v} = \frac{g}{n}\, P\, G
+#    = \frac{g}{n}\Big(G - \frac{\langle G, v\rangle}{n^2}\, v\Big). $$
 #
 # Read it as: take the incoming gradient, **remove its component along $w$** (which $g$
 # already takes care of), and scale by $g/n$. The direction parameters only ever hear
@@ -186,7 +187,7 @@ data_x = mg.randn(32, 3)
 data_y = mg.randn(32, 2)
 optimiser = mg.optim.SGD(net.parameters(), lr=0.5)
 lengths = []
-for step in range(40):
+for _ in range(40):
     optimiser.zero_grad()
     mg.mse_loss(net(data_x), data_y).backward()
     optimiser.step()

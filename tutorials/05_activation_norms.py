@@ -32,11 +32,6 @@
 # take BatchNorm's backward pass apart one step at a time.
 
 # %%
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -44,21 +39,9 @@ import minigrad as mg
 from minigrad.verification.gradcheck import gradcheck
 from norms import BatchNorm1d, LayerNorm, PixelNorm, RMSNorm, batch_norm, layer_norm, pixel_norm, rms_norm
 from norms.activation import batch_norm_composed
+from tutorial_setup import show, start
 
-mg.manual_seed(0)
-np.set_printoptions(precision=4, suppress=True)
-
-
-def show(fig):
-    """Show a figure in a notebook (as PNG) and close it; in a plain script, only close it."""
-    try:
-        from IPython.display import Image, display
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        display(Image(buffer.getvalue()))
-    finally:
-        plt.close(fig)
+start(seed=0)
 
 
 # %% [markdown]
@@ -240,8 +223,11 @@ assert np.all(np.abs(jacobians["BatchNorm"][same_feature]) > 1e-12)  # all examp
 # | 2 | $c = x - \mu$ | $\partial x \mathrel{+}= \partial c$, $\ \partial \mu = -\sum_i \partial c_i$ |
 # | 3 | $s = \frac1m \sum_i c_i^2$ | $\partial c \mathrel{+}= \frac{2c}{m}\,\partial s$ |
 # | 4 | $r = \sqrt{s + \epsilon}$ | $\partial s = \partial r / (2r)$ |
-# | 5 | $\hat x = c / r$ | $\partial c \mathrel{+}= \partial\hat x / r$, $\ \partial r = -\sum_i \partial\hat x_i\, c_i / r^2$ |
-# | 6 | $y = \gamma \hat x + \beta$ | $\partial \hat x = \gamma\, \partial y$, $\ \partial\gamma = \sum_i \partial y_i \hat x_i$, $\ \partial\beta = \sum_i \partial y_i$ |
+# | 5 | $\hat x = c/r$ | $\partial c \mathrel{+}= \partial\hat x/r$, $\partial r = -\sum_i \partial\hat x_i c_i/r^2$ |
+# | 6 | $y = \gamma\hat x + \beta$ | $\partial\hat x = \gamma\,\partial y$ ($\partial\gamma$, $\partial\beta$ below) |
+#
+# Step 6 also gives the gradients of the affine parameters, $\partial\gamma = \sum_i \partial y_i \hat x_i$
+# and $\partial\beta = \sum_i \partial y_i$.
 #
 # Note that $c$ is used twice (by step 3 and step 5) and $x$ twice (by steps 1 and 2), so
 # their gradients are sums of two contributions (the "+=" in the table). Running the
@@ -286,10 +272,12 @@ print("dx (step by step), first row:", dx[0])
 #   and its sum is $\frac1r\big(\sum \partial\hat x - \sum\hat x \cdot \ldots\big) = \frac1r\sum \partial\hat x$
 #   because $\sum_i \hat x_i = 0$.
 # * Steps 1 and 2 subtract the mean of $\partial c$:
-#   $$ \partial x = \frac{1}{r}\Big(\partial\hat x - \operatorname{mean}(\partial\hat x) - \hat x\,\operatorname{mean}(\partial\hat x\,\hat x)\Big), $$
+#   $$ \partial x = \frac{1}{r}\Big(\partial\hat x - \operatorname{mean}(\partial\hat x)
+#      - \hat x\,\operatorname{mean}(\partial\hat x\,\hat x)\Big), $$
 #   the centred formula of section 2. Multiplying through by $m$ and substituting
 #   $\partial\hat x = \gamma\,\partial y$ gives the form in Ioffe & Szegedy (2015):
-#   $$ \partial x = \frac{\gamma}{m\, r}\Big(m\,\partial y - \sum_i \partial y_i - \hat x \sum_i \partial y_i\,\hat x_i\Big). $$
+#   $$ \partial x = \frac{\gamma}{m\, r}\Big(m\,\partial y - \sum_i \partial y_i
+#      - \hat x \sum_i \partial y_i\,\hat x_i\Big). $$
 
 # %%
 dx_compact = gamma_b / (m * r) * (m * dy - dy.sum(axis=0) - xhat * (dy * xhat).sum(axis=0))

@@ -27,12 +27,8 @@
 
 # %%
 import contextlib
-import io
 import warnings
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -40,24 +36,12 @@ import minigrad as mg
 from minigrad.verification.gradcheck import GradcheckError, check_gradients, gradcheck
 from minigrad.ops import getitem, matmul, mul, transpose
 from minigrad.ops.registry import Primitive, apply, register, unregister
-from minigrad.verification.symbolic import derive, derive_textbook, symbolic_check
+from minigrad.verification import derive, derive_textbook, symbolic_check
 from norms import frobenius_norm, layer_norm, rms_norm, weight_normalize
 from norms.derivations import derivation
+from tutorial_setup import show, start
 
-mg.manual_seed(0)
-np.set_printoptions(precision=4, suppress=True)
-
-
-def show(fig):
-    """Show a figure in a notebook (as PNG) and close it; in a plain script, only close it."""
-    try:
-        from IPython.display import Image, display
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        display(Image(buffer.getvalue()))
-    finally:
-        plt.close(fig)
+start(seed=0)
 
 
 # %% [markdown]

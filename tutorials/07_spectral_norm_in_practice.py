@@ -27,32 +27,15 @@
 # Everything runs in a few seconds.
 
 # %%
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
 from minigrad import nn
 from norms import spectral_norm
+from tutorial_setup import show, start
 
-rng = mg.manual_seed(0)  # the library's generator: data, initial weights, spectral norm's u and v
-np.set_printoptions(precision=4, suppress=True)
-
-
-def show(fig):
-    """Show a figure in a notebook (as PNG) and close it; in a plain script, only close it."""
-    try:
-        from IPython.display import Image, display
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        display(Image(buffer.getvalue()))
-    finally:
-        plt.close(fig)
+rng = start(seed=0)  # the library's generator: data, initial weights, spectral norm's u and v
 
 
 # %% [markdown]

@@ -28,32 +28,17 @@
 # steps) so that the notebook runs in well under a minute. The code lives in `norms/gan.py`.
 
 # %%
-import io
 from dataclasses import replace
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
 from minigrad import nn
 from norms.app import gan, spectral_norm
+from tutorial_setup import show, start
 
-np.set_printoptions(precision=4, suppress=True)
-
-
-def show(fig):
-    """Show a figure in a notebook (as PNG) and close it; in a plain script, only close it."""
-    try:
-        from IPython.display import Image, display
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        display(Image(buffer.getvalue()))
-    finally:
-        plt.close(fig)
+start(seed=None)
 
 
 # %% [markdown]
