@@ -40,9 +40,9 @@ from norms import (
     BatchNorm1d, remove_weight_norm, weight_norm, weight_norm_init, weight_normalize,
     weight_normalize_composed,
 )
+from tutorial_setup import start
 
-mg.manual_seed(0)
-np.set_printoptions(precision=4, suppress=True)
+start(seed=0)
 
 # %% [markdown]
 # ## 1. The reparametrisation
