@@ -30,11 +30,16 @@ class _ConvNd(Module):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name}: {label} must be a positive int, got {value!r}")
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})")
+            raise ValueError(
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by "
+                f"groups ({groups})"
+            )
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         if isinstance(padding, str):
-            raise ValueError(f"{name}: give padding as ints ('same'/'valid' strings are not supported), got {padding!r}")
+            raise ValueError(
+                f"{name}: give padding as ints ('same'/'valid' strings are not supported), got {padding!r}"
+            )
         pick = (lambda v, label, low: _pair(v, label, name, low)) if self._dims == 2 else (
             lambda v, label, low: (_pair(v, label, name, low)[0],))
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)

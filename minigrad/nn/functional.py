@@ -1,20 +1,40 @@
-"""The composed functions and primitives in one namespace, like torch.nn.functional."""
-from minigrad.functional import *  # noqa: F401,F403
-from minigrad.functional import (  # noqa: F401
-    abs, exp, leaky_relu, linear, log, log_softmax, logsumexp, matmul, maximum,
-    mean, minimum, mse_loss, relu, reshape, sigmoid, softmax, sqrt, tanh, transpose, var, where,
+"""The composed functions and primitives in one namespace, like torch.nn.functional.
+
+The functions of ``minigrad.functional`` and the convolutions are re-exported by name;
+the layers' own functions (dropout, the pools, the normalisations, the PyTorch-style
+losses) are defined here. ``__all__`` is the whole namespace.
+"""
+import math as _math
+
+import numpy as _np
+
+from minigrad import functional as _F
+from minigrad import ops as _ops
+from minigrad import random as _random
+from minigrad.functional import (
+    abs, amax, amin, argmax, argmin, cat, chunk, clamp, exp, expand, flatten_dims, leaky_relu, linear,
+    linear_composed, log, log_softmax, logsumexp, masked_fill, matmul, maximum, mean, minimum, mse_loss,
+    one_hot, permute, prod, relu, repeat, reshape, sigmoid, softmax, sort, split, sqrt, squeeze, std, tanh,
+    topk, transpose, unsqueeze, var, where,
 )
-from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401,E402
-from minigrad.ops.special import erf as _erf  # noqa: E402
+from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from minigrad.ops.special import erf as _erf
+from minigrad.tensor import Tensor as _Tensor
+from minigrad.tensor import lift as _lift
 
-import math as _math  # noqa: E402
-
-import numpy as _np  # noqa: E402
-
-from minigrad import ops as _ops  # noqa: E402
-from minigrad import functional as _F  # noqa: E402
-from minigrad import random as _random  # noqa: E402
-from minigrad.tensor import Tensor as _Tensor, lift as _lift  # noqa: E402
+__all__ = [
+    # from minigrad.functional
+    "abs", "amax", "amin", "argmax", "argmin", "cat", "chunk", "clamp", "exp", "expand", "flatten_dims",
+    "leaky_relu", "linear", "linear_composed", "log", "log_softmax", "logsumexp", "masked_fill", "matmul",
+    "maximum", "mean", "minimum", "mse_loss", "one_hot", "permute", "prod", "relu", "repeat", "reshape",
+    "sigmoid", "softmax", "sort", "split", "sqrt", "squeeze", "std", "tanh", "topk", "transpose",
+    "unsqueeze", "var", "where",
+    # the convolutions
+    "conv1d", "conv2d", "conv_transpose2d",
+    # defined here
+    "gelu", "softplus", "dropout", "embedding", "layer_norm", "batch_norm", "max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool2d", "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits",
+]
 
 
 # ---------------------------------------------------------------------------------------
@@ -112,7 +132,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
     if training:
         count = x.size // x.shape[1]
         if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}")
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}"
+            )
         mean = _F.mean(x, axes, keepdim=True)
         centred = _ops.sub(x, mean)
         variance = _F.mean(_ops.mul(centred, centred), axes, keepdim=True)
@@ -287,7 +309,10 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     rows = _class_last(log_probs)
     flat = labels.reshape(-1)
     used = (flat != ignore_index).astype(input.dtype)
-    w = _np.ones(rows.shape[1]) if weight is None else _np.asarray(weight.data if isinstance(weight, _Tensor) else weight)
+    if weight is None:
+        w = _np.ones(rows.shape[1])
+    else:
+        w = _np.asarray(weight.data if isinstance(weight, _Tensor) else weight)
     smooth = _ops.neg(_ops.sum_(_ops.mul(rows, _Tensor._constant(w.astype(input.dtype))), 1))
     smooth = _ops.mul(smooth, _Tensor._constant(used))
     if reduction == "mean":
@@ -306,7 +331,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
     (1 - y) x + (1 + (p - 1) y) (log(1 + exp(-|x|)) + max(-x, 0)), p = pos_weight (default 1)."""
     input, target = _lift(input), _lift(target)
     if input.shape != target.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: input shape {input.shape} and target shape {target.shape} differ")
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: input shape {input.shape} and target shape {target.shape} differ"
+        )
     negative = input.data < 0
     softplus_neg = _ops.add(_ops.where(negative, _ops.neg(input), 0.0),
                             _log1p_exp(_ops.where(negative, input, _ops.neg(input))))

@@ -7,6 +7,7 @@ import numpy as np
 
 from minigrad import functional as F
 from minigrad import random as _random
+from minigrad.nn import functional as NF
 from minigrad.nn.module import Module, Parameter
 
 
@@ -170,6 +171,3 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
-
-
-from minigrad.nn import functional as NF  # noqa: E402

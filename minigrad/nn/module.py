@@ -23,7 +23,8 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad: bool = True, name: str | None = None):
         if isinstance(data, Tensor):
             data = data.data
-        super().__init__(np.array(data, copy=False) if isinstance(data, np.ndarray) else data, requires_grad=requires_grad, name=name)
+        data = np.array(data, copy=False) if isinstance(data, np.ndarray) else data
+        super().__init__(data, requires_grad=requires_grad, name=name)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

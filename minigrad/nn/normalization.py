@@ -70,7 +70,8 @@ class LayerNorm(Module):
                  dtype=np.float64):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        self.normalized_shape, self.eps, self.elementwise_affine = tuple(int(s) for s in shape), float(eps), elementwise_affine
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps, self.elementwise_affine = float(eps), elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
             if bias:

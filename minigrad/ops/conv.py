@@ -26,8 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from minigrad.ops.elementwise import add
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
+from minigrad.ops.shape import reshape
+from minigrad.tensor import Tensor, lift
 
 _NO_ZERO_D = "a convolution needs (N, C, H, W) inputs and an (O, C/groups, kh, kw) weight; 0-d has no spatial axes"
 
@@ -73,14 +75,24 @@ def _conv_transpose_forward(y, w, stride, padding, dilation, groups, out_hw):
     """The adjoint of x -> conv2d(x, w) for an x of spatial size ``out_hw`` (col2im)."""
     n, o, ho, wo = y.shape
     _, cg, kh, kw = w.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    h, width = out_hw
     # (G, N Ho Wo, Og) @ (G, Og, Cg kh kw) -> every output gradient times its kernel
     spread = y.reshape(n, groups, o // groups, ho * wo).transpose(1, 0, 3, 2).reshape(groups, n * ho * wo, o // groups)
     kernels = w.reshape(groups, o // groups, cg * kh * kw)
     cols = np.matmul(spread, kernels).reshape(groups, n, ho, wo, cg, kh, kw)
     cols = cols.transpose(1, 0, 4, 5, 6, 2, 3).reshape(n, groups * cg, kh, kw, ho, wo)
-    full = np.zeros((n, groups * cg, h + 2 * ph, width + 2 * pw), dtype=np.result_type(y, w))
+    return _col2im(cols, out_hw, stride, padding, dilation, np.result_type(y, w))
+
+
+def _col2im(cols, out_hw, stride, padding, dilation, dtype) -> np.ndarray:
+    """Add each tap's share (N, C, kh, kw, Ho, Wo) back where conv2d read it; (N, C) x ``out_hw``.
+
+    Tap (p, q) of output (i, j) read the padded input at (i sh + p dh, j sw + q dw): one
+    strided slice per tap collects all of them, and the padding is cut off at the end.
+    """
+    n, c, kh, kw, ho, wo = cols.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    h, width = out_hw
+    full = np.zeros((n, c, h + 2 * ph, width + 2 * pw), dtype=dtype)
     if full.dtype == object:
         full[...] = 0
     for p in range(kh):
@@ -140,17 +152,11 @@ def _fast_conv_weight_from_columns(matrix, g, weight_shape, groups):
 def _fast_conv_transpose(y, w, stride, padding, dilation, groups, out_hw):
     n, o, ho, wo = y.shape
     _, cg, kh, kw = w.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    h, width = out_hw
     og = o // groups
     # every output gradient times every tap: (G, Cg kh kw, Og) @ (N, G, Og, Ho Wo), no copy of y
     cols = np.matmul(w.reshape(groups, og, cg * kh * kw).swapaxes(1, 2), y.reshape(n, groups, og, ho * wo))
     cols = cols.reshape(n, groups * cg, kh, kw, ho, wo)
-    full = np.zeros((n, groups * cg, h + 2 * ph, width + 2 * pw), dtype=np.result_type(y, w))
-    for p in range(kh):
-        for q in range(kw):
-            full[:, :, p * dh: p * dh + (ho - 1) * sh + 1: sh, q * dw: q * dw + (wo - 1) * sw + 1: sw] += cols[:, :, p, q]
-    return full[:, :, ph:ph + h, pw:pw + width]
+    return _col2im(cols, out_hw, stride, padding, dilation, np.result_type(y, w))
 
 
 def _fast_conv_weight(x, g, kernel, stride, padding, dilation, groups):
@@ -159,6 +165,7 @@ def _fast_conv_weight(x, g, kernel, stride, padding, dilation, groups):
     return _fast_conv_weight_from_columns(matrix, g, (o, x.shape[1] // groups) + tuple(kernel), groups)
 
 _GEOMETRY = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1}
+_GEOMETRY_KEYS = tuple(_GEOMETRY)
 _STRIDED = {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2), "groups": 2}
 
 
@@ -184,19 +191,15 @@ class Conv2d(Primitive):
     @staticmethod
     def vjp(ctx, grad):
         x, w = ctx.parents
-        need_x, need_w = ctx.needs_input_grad
-        geometry = {k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups")}
-        return (
-            apply(ConvTranspose2d, grad, w, out_hw=x.shape[2:], **geometry) if need_x else None,
-            apply(Conv2dWeight, x, grad, kernel=w.shape[2:], **geometry) if need_w else None,
-        )
+        return _bilinear_vjp(ctx, (ConvTranspose2d, grad, w, {"out_hw": x.shape[2:]}),
+                             (Conv2dWeight, x, grad, {"kernel": w.shape[2:]}))
 
     @staticmethod
     def fast_vjp(ctx, grad):
         # vjp's two products on the float arrays, the weight's from the saved columns
         x, w = ctx.parents
         need_x, need_w = ctx.needs_input_grad
-        stride, padding, dilation, groups = (ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups"))
+        stride, padding, dilation, groups = (ctx.attrs[k] for k in _GEOMETRY_KEYS)
         g = grad._data
         grad_x = grad_w = None
         if need_x:
@@ -233,12 +236,7 @@ class ConvTranspose2d(Primitive):
     @staticmethod
     def vjp(ctx, grad):
         y, w = ctx.parents
-        need_y, need_w = ctx.needs_input_grad
-        geometry = {k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups")}
-        return (
-            apply(Conv2d, grad, w, **geometry) if need_y else None,
-            apply(Conv2dWeight, grad, y, kernel=w.shape[2:], **geometry) if need_w else None,
-        )
+        return _bilinear_vjp(ctx, (Conv2d, grad, w, {}), (Conv2dWeight, grad, y, {"kernel": w.shape[2:]}))
 
 
 @register
@@ -266,18 +264,28 @@ class Conv2dWeight(Primitive):
     @staticmethod
     def vjp(ctx, grad):
         x, g = ctx.parents
-        need_x, need_g = ctx.needs_input_grad
-        geometry = {k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups")}
-        return (
-            apply(ConvTranspose2d, g, grad, out_hw=x.shape[2:], **geometry) if need_x else None,
-            apply(Conv2d, x, grad, **geometry) if need_g else None,
-        )
+        return _bilinear_vjp(ctx, (ConvTranspose2d, g, grad, {"out_hw": x.shape[2:]}), (Conv2d, x, grad, {}))
+
+
+def _bilinear_vjp(ctx, first: tuple, second: tuple) -> tuple:
+    """The two input gradients of a convolution primitive, each another one of the three.
+
+    ``first`` and ``second`` are (primitive, left operand, right operand, extra attrs) for
+    the gradient of input 0 and input 1; both keep the node's stride, padding, dilation and
+    groups. A gradient no input needs is not computed (None).
+    """
+    geometry = {k: ctx.attrs[k] for k in _GEOMETRY_KEYS}
+    return tuple(
+        apply(op, left, right, **extra, **geometry) if need else None
+        for need, (op, left, right, extra) in zip(ctx.needs_input_grad, (first, second))
+    )
 
 
 # ---------------------------------------------------------------------------------------
 def _pair(value, name: str, function: str, minimum: int) -> tuple:
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair):
+    whole = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair)
+    if len(pair) != 2 or not whole:
         raise ValueError(f"{function}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return tuple(int(v) for v in pair)
 
@@ -320,7 +328,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Output size: (H - 1) sh - 2 ph + dh (kh - 1) + output_padding + 1 (PyTorch's formula).
     """
     x, weight = lift(x), lift(weight)
-    stride, dilation = _pair(stride, "stride", "conv_transpose2d", 1), _pair(dilation, "dilation", "conv_transpose2d", 1)
+    stride = _pair(stride, "stride", "conv_transpose2d", 1)
+    dilation = _pair(dilation, "dilation", "conv_transpose2d", 1)
     padding = _pair(padding, "padding", "conv_transpose2d", 0)
     output_padding = _pair(output_padding, "output_padding", "conv_transpose2d", 0)
     _check("conv_transpose2d", x, weight, groups, in_axis=0)
@@ -330,7 +339,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
             f"or the dilation {dilation}"
         )
     out_hw = tuple(
-        (x.shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (weight.shape[2 + a] - 1) + output_padding[a] + 1
+        (x.shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (weight.shape[2 + a] - 1)
+        + output_padding[a] + 1
         for a in (0, 1)
     )
     if min(out_hw) < 1:
@@ -344,21 +354,23 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     """1-D convolution of (N, C, L) with (O, C/groups, k): conv2d on a height of 1."""
     x, weight = lift(x), lift(weight)
     if x.ndim != 3 or weight.ndim != 3:
-        raise ValueError(f"conv1d: expected a 3-d input (N, C, L) and a 3-d weight, got shapes {x.shape} and {weight.shape}")
-    single = lambda v, name: (1 if name != "padding" else 0, _single(v, name))  # noqa: E731
+        raise ValueError(
+            f"conv1d: expected a 3-d input (N, C, L) and a 3-d weight, got shapes {x.shape} and {weight.shape}"
+        )
     out = conv2d(reshape(x, x.shape[:2] + (1, x.shape[2])), reshape(weight, weight.shape[:2] + (1, weight.shape[2])),
-                 None, single(stride, "stride"), single(padding, "padding"), single(dilation, "dilation"), groups)
+                 None, _with_height(stride, "stride"), _with_height(padding, "padding"),
+                 _with_height(dilation, "dilation"), groups)
     out = reshape(out, out.shape[:2] + (out.shape[3],))
     return out if bias is None else add(out, reshape(bias, (1, -1, 1)))
 
 
-def _single(value, name: str) -> int:
+def _with_height(value, name: str) -> tuple:
+    """conv1d's ``name`` (an int or a 1-tuple) as conv2d's pair over a height of 1.
+
+    The height axis has stride and dilation 1 and padding 0, so it stays of length 1.
+    """
     if isinstance(value, (tuple, list)):
         if len(value) != 1:
             raise ValueError(f"conv1d: {name} must be an int or a 1-tuple, got {value!r}")
         value = value[0]
-    return value
-
-
-from minigrad.ops.elementwise import add  # noqa: E402
-from minigrad.ops.shape import reshape  # noqa: E402
+    return (0 if name == "padding" else 1, value)

@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.ops.registry import Primitive, _as_array, apply, apply_binary, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
+from minigrad.tensor import Tensor, lift
 
 # Shapes every binary op is checked on: equal, scalar with matrix, and the broadcasting
 # cases students get wrong ((1,4) with (3,1); (5,4,1) with (4,3)).
@@ -441,10 +441,6 @@ class Where(Primitive):
 # ---------------------------------------------------------------------------------------
 # Functional entry points (minigrad.add(x, y) etc.); they accept tensors, arrays or numbers.
 # ---------------------------------------------------------------------------------------
-def _lift(value, like=None):
-    return lift(value, like)
-
-
 def add(a, b):
     return apply_binary(Add, a if isinstance(a, Tensor) else lift(a, b), b if isinstance(b, Tensor) else lift(b, a))
 
@@ -469,11 +465,11 @@ def pow_(a, b):
     """a ** b; a number exponent uses the cheaper pow_scalar primitive."""
     if not isinstance(b, Tensor) and np.ndim(b) == 0 and not isinstance(b, np.ndarray):
         return pow_scalar(a, b)
-    return apply(Pow, _lift(a, b), _lift(b, a))
+    return apply(Pow, lift(a, b), lift(b, a))
 
 
 def pow_scalar(a, exponent):
-    return apply(PowScalar, _lift(a), exponent=exponent)
+    return apply(PowScalar, lift(a), exponent=exponent)
 
 
 def exp(a):
@@ -502,7 +498,7 @@ def maximum(a, b):
 
 def minimum(a, b):
     """Elementwise min, composed as -max(-a, -b)."""
-    return neg(maximum(neg(_lift(a, b)), neg(_lift(b, a))))
+    return neg(maximum(neg(lift(a, b)), neg(lift(b, a))))
 
 
 def where(condition, a, b):
@@ -510,4 +506,4 @@ def where(condition, a, b):
     if isinstance(condition, Tensor):
         condition = condition.data
     condition = np.asarray(condition, dtype=bool)
-    return apply(Where, _lift(a, b), _lift(b, a), condition=condition)
+    return apply(Where, lift(a, b), lift(b, a), condition=condition)

@@ -8,8 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
+from minigrad.ops.elementwise import _array_constant, div, exp, mul, sub
+from minigrad.ops.linalg import matmul
+from minigrad.ops.reduce import normalize_axis, sum_
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
+from minigrad.ops.shape import reshape, transpose
+from minigrad.tensor import Tensor, lift
 
 
 @register
@@ -45,17 +49,12 @@ class LogSoftmax(Primitive):
 
 
 def log_softmax(a, axis: int = -1):
-    from minigrad.ops.reduce import normalize_axis
-
     a = lift(a)
     axes = normalize_axis(axis, a.ndim, "log_softmax")  # () for a 0-d tensor
     if len(axes) > 1:
         raise TypeError(f"log_softmax: axis must be one int, got {axis!r} for shape {a.shape}")
     return apply(LogSoftmax, a, axis=axes[0] if axes else ())
 
-
-from minigrad.ops.elementwise import _array_constant, exp, mul, sub  # noqa: E402
-from minigrad.ops.reduce import sum_  # noqa: E402
 
 
 @register
@@ -211,8 +210,3 @@ def linear(x, weight, bias=None):
 
 def cross_entropy_indices(logits, target: np.ndarray, reduction: str = "mean"):
     return apply(CrossEntropy, logits, target=target, reduction=reduction)
-
-
-from minigrad.ops.elementwise import div  # noqa: E402
-from minigrad.ops.linalg import matmul  # noqa: E402
-from minigrad.ops.shape import reshape, transpose  # noqa: E402

@@ -5,8 +5,10 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd import GradMode
+from minigrad.ops.elementwise import add, div, mul, sub, unbroadcast
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
+from minigrad.ops.shape import reshape, swapaxes, transpose
+from minigrad.tensor import Tensor, lift
 
 
 def _matmul_shapes(a_shape: tuple, b_shape: tuple) -> tuple:
@@ -311,7 +313,3 @@ def svd(a):
     backend.require_numeric("svd", a.data)
     u, _, vh = np.linalg.svd(a.data, full_matrices=False)
     return Tensor._constant(u), svdvals(a), Tensor._constant(vh)
-
-
-from minigrad.ops.elementwise import add, div, mul, sub, unbroadcast  # noqa: E402
-from minigrad.ops.shape import reshape, swapaxes, transpose  # noqa: E402

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
+from minigrad.ops.elementwise import mul, neg
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
+from minigrad.ops.shape import BroadcastTo, Reshape
+from minigrad.tensor import Tensor, lift
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple:
@@ -189,7 +191,3 @@ def _pytorch_names(function: str, dim, axis, keepdim, keepdims) -> tuple:
     from minigrad.functional import resolve_axis
 
     return resolve_axis(function, dim, axis, keepdim, keepdims if keepdims else None)
-
-
-from minigrad.ops.elementwise import mul, neg  # noqa: E402
-from minigrad.ops.shape import BroadcastTo, Reshape  # noqa: E402

@@ -10,12 +10,9 @@ import math
 
 import numpy as np
 
+from minigrad.ops.elementwise import unbroadcast
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
-
-
-def _lift(value):
-    return lift(value)
+from minigrad.tensor import Tensor, lift
 
 
 @register
@@ -171,7 +168,7 @@ class Stack(Primitive):
 # ---------------------------------------------------------------------------------------
 def reshape(a, *shape):
     """Give ``a`` a new shape with the same number of entries (one -1 is inferred)."""
-    a = _lift(a)
+    a = lift(a)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     shape = tuple(int(s) for s in shape)
@@ -219,14 +216,14 @@ def transpose(a, axes=None):
 
 
 def swapaxes(a, axis1: int, axis2: int):
-    a = _lift(a)
+    a = lift(a)
     axes = list(range(a.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(a, tuple(axes))
 
 
 def broadcast_to(a, shape):
-    a = _lift(a)
+    a = lift(a)
     shape = tuple(int(s) for s in shape)
     if shape == a.shape:
         return a
@@ -249,7 +246,7 @@ def _normalize_index(index):
 
 
 def getitem(a, index):
-    a = _lift(a)
+    a = lift(a)
     index = _normalize_index(index)
     try:
         a.data[index]
@@ -259,17 +256,18 @@ def getitem(a, index):
 
 
 def scatter_add(a, index, shape):
-    return apply(ScatterAdd, _lift(a), index=index, shape=tuple(shape))
+    return apply(ScatterAdd, lift(a), index=index, shape=tuple(shape))
 
 
 def concatenate(tensors, axis: int = 0):
-    tensors = [_lift(t) for t in tensors]
+    tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
     ndim = tensors[0].ndim
     axis = int(axis) % max(ndim, 1)
+    outside = tensors[0].shape[:axis] + tensors[0].shape[axis + 1:]
     for t in tensors:
-        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:]:
+        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != outside:
             raise ValueError(
                 f"concatenate: shapes {[x.shape for x in tensors]} do not match outside axis {axis}"
             )
@@ -277,7 +275,7 @@ def concatenate(tensors, axis: int = 0):
 
 
 def stack(tensors, axis: int = 0):
-    tensors = [_lift(t) for t in tensors]
+    tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     if any(t.shape != tensors[0].shape for t in tensors):
@@ -287,8 +285,5 @@ def stack(tensors, axis: int = 0):
 
 
 def flatten(a, start_axis: int = 0):
-    a = _lift(a)
+    a = lift(a)
     return reshape(a, a.shape[:start_axis] + (-1,))
-
-
-from minigrad.ops.elementwise import unbroadcast  # noqa: E402

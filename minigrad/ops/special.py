@@ -11,8 +11,9 @@ import math
 import numpy as np
 
 from minigrad import backend
+from minigrad.ops.elementwise import exp, mul, neg
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.tensor import Tensor, lift  # noqa: F401  (tensor.py is always imported first)
+from minigrad.tensor import Tensor, lift
 
 _UNARY = [(((),), {}), (((5,),), {}), (((3, 4),), {})]
 _symbolic_sin = backend._elementwise("sin")
@@ -70,7 +71,8 @@ class Erf(Primitive):
     def vjp(ctx, grad):
         (a,) = ctx.parents
         if a.dtype == object:
-            slope = mul(exp(neg(mul(a, a))), Tensor._constant(backend.to_object_array(2 / backend.sympy().sqrt(backend.sympy().pi))))
+            sp = backend.sympy()
+            slope = mul(exp(neg(mul(a, a))), Tensor._constant(backend.to_object_array(2 / sp.sqrt(sp.pi))))
         else:
             slope = mul(exp(neg(mul(a, a))), 2.0 / math.sqrt(math.pi))
         return (mul(grad, slope),)
@@ -89,6 +91,3 @@ def sin(a):
 def cos(a):
     """Elementwise cosine."""
     return apply(Cos, a if isinstance(a, Tensor) else lift(a))
-
-
-from minigrad.ops.elementwise import exp, mul, neg  # noqa: E402

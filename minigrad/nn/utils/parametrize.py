@@ -167,7 +167,9 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
     A second parametrization on the same tensor is applied after the first. Returns the module.
     """
     if not isinstance(parametrization, Module):
-        raise TypeError(f"register_parametrization: the parametrization must be a Module, got {type(parametrization).__name__}")
+        raise TypeError(
+            f"register_parametrization: the parametrization must be a Module, got {type(parametrization).__name__}"
+        )
     if is_parametrized(module, tensor_name):
         plist = module.parametrizations[tensor_name]
         plist.add_module(str(len(plist)), parametrization)
@@ -230,7 +232,10 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
     if len(module.parametrizations) == 0:
         del module._modules["parametrizations"]
         object.__setattr__(module, "__class__", type(module)._unparametrized_class)
-    module.register_parameter(tensor_name, original) if isinstance(original, Parameter) else module.register_buffer(tensor_name, original)
+    if isinstance(original, Parameter):
+        module.register_parameter(tensor_name, original)
+    else:
+        module.register_buffer(tensor_name, original)
     return module
 
 
