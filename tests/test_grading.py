@@ -20,7 +20,8 @@ import pytest
 
 from norms.app import cli
 from minigrad.coursework.assignment import load_spec, release
-from minigrad.coursework.grading import as_gradescope, as_json, clean, format_table, grade, grade_submissions
+from minigrad.coursework.grading import grade, grade_submissions
+from minigrad.coursework.results import as_gradescope, as_json, clean, format_table
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "tutorials" / "assignments"
 POINTS = {t["id"]: t["points"] for p in ASSIGNMENTS.glob("*/assignment.json") for t in load_spec(p.parent)["tasks"]}
@@ -390,7 +391,7 @@ def test_gradescope_autograder_runs_in_a_gradescope_layout(tmp_path):
     assert cli.main(["assignment", "export", "--gradescope", str(ASSIGNMENTS / "hw1_elementwise"), str(archive)]) == 0
     with zipfile.ZipFile(archive) as opened:
         names = opened.namelist()
-        assert {"setup.sh", "run_autograder", "lib/minigrad/grading.py",
+        assert {"setup.sh", "run_autograder", "lib/minigrad/coursework/grading.py",
                 "assignments/hw1_elementwise/hidden.json"} <= set(names)
         assert (opened.getinfo("run_autograder").external_attr >> 16) & 0o111
     solution = (ASSIGNMENTS / "hw1_elementwise" / "hw1_elementwise.py").read_text()
@@ -444,7 +445,7 @@ def test_grade_format_gradescope_writes_the_same_json(tmp_path, solutions):
 
 
 def test_a_submission_folder_is_matched_to_the_instructors_assignment(tmp_path):
-    from minigrad.coursework.grading import _match
+    from minigrad.coursework.cases import _match
 
     spec = load_spec(ASSIGNMENTS / "hw1_elementwise")
     alone = tmp_path / "alone"

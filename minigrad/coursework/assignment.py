@@ -2,7 +2,7 @@
 
 An assignment is a folder with
     assignment.json   number, title, module, summary, and the tasks: id "n.m", title,
-                      points, and the checks the grader runs (see minigrad/grading.py)
+                      points, and the checks the grader runs (see minigrad/coursework/grading.py)
     <module>.py       the solution, with each part students write marked like this:
 
                           # TASK 1.1: the VJP of a * b: return (grad_a, grad_b)
@@ -86,7 +86,8 @@ def load_spec(folder: str | Path) -> dict:
             raise AssignmentError(f"{where}: task id {task['id']} appears twice")
         seen.add(task["id"])
         if not task["id"].startswith(f"{spec['number']}."):
-            raise AssignmentError(f"{where}: task id {task['id']} does not start with the assignment number {spec['number']}")
+            raise AssignmentError(f"{where}: task id {task['id']} does not start with the assignment number "
+                                  f"{spec['number']}")
         points = task.get("points")
         if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
             raise AssignmentError(f"{where} ({task['id']}): 'points' must be a positive integer")
@@ -108,8 +109,10 @@ def load_spec(folder: str | Path) -> dict:
 
 def _check_check(check, where: str) -> None:
     """One entry of a task's ``checks``: a primitive's VJP or forward, or a function call."""
-    if not isinstance(check, dict) or not (isinstance(check.get("primitive"), str) or isinstance(check.get("function"), str)):
-        raise AssignmentError(f"{where}: each check is {{\"primitive\": name, ...}} or {{\"function\": name, \"cases\": [...]}}")
+    named = isinstance(check, dict) and any(isinstance(check.get(key), str) for key in ("primitive", "function"))
+    if not named:
+        raise AssignmentError(f"{where}: each check is {{\"primitive\": name, ...}} or "
+                              f"{{\"function\": name, \"cases\": [...]}}")
     cases = check.get("cases", [])
     if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
         raise AssignmentError(f"{where}: 'cases' of a check must be a list of objects")
@@ -170,8 +173,9 @@ def strip_solutions(text: str, path: str = "<source>") -> tuple:
         if current is not None:
             if _END_LINE.match(body):
                 current.end_line = number
-                if not any(l.strip() for l in current.lines):
-                    raise AssignmentError(f"{path}:{current.begin_line}: the solution region of task {current.task_id} is empty")
+                if not any(text.strip() for text in current.lines):
+                    raise AssignmentError(f"{path}:{current.begin_line}: the solution region of task "
+                                          f"{current.task_id} is empty")
                 regions.append(current)
                 current = None
             elif _BEGIN_LINE.match(body):
@@ -187,7 +191,7 @@ def strip_solutions(text: str, path: str = "<source>") -> tuple:
             task = _preceding_task(lines, number, begin.group("indent"), path)
             current = Region(task.group("id"), task.group("text"), path, number, 0)
             newline = line[len(body):] or "\n"
-            message = f"Task {current.task_id}: {current.description}" if current.description else f"Task {current.task_id}"
+            message = f"Task {current.task_id}" + (f": {current.description}" if current.description else "")
             out.append(f"{begin.group('indent')}raise NotImplementedError({_quote(message)}){newline}")
             continue
         if _END_LINE.match(body):

@@ -42,8 +42,8 @@ PYTHONPATH="$ROOT/source/lib" "$PYTHON" -m minigrad grade "$ROOT/submission" \\
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
     # The grader itself failed (not the submission): give Gradescope a result that says so.
-    printf '{"score": 0, "output": "The autograder failed (exit status %s). Please tell your instructor.", "tests": []}\\n' \\
-        "$status" > "$ROOT/results/results.json"
+    failed='{"score": 0, "output": "The autograder failed (exit status %s). Please tell your instructor.", '
+    printf "$failed"'"tests": []}\\n' "$status" > "$ROOT/results/results.json"
 fi
 exit 0
 """

@@ -70,8 +70,8 @@ def run_task_tests(files: list, task_id: str, progress) -> dict:
     folder = os.path.dirname(files[0]) if files else os.getcwd()
     progress("collecting the tests")
     pytest.main(
-        [*files, "-q", "--tb=line", "-p", "no:cacheprovider", "--rootdir", folder, "-c", os.path.join(folder, "pytest.ini"),
-         "-o", "addopts=", "--no-header", "-W", "ignore::DeprecationWarning"],
+        [*files, "-q", "--tb=line", "-p", "no:cacheprovider", "--rootdir", folder,
+         "-c", os.path.join(folder, "pytest.ini"), "-o", "addopts=", "--no-header", "-W", "ignore::DeprecationWarning"],
         plugins=[plugin],
     )
     return {"outcomes": plugin.outcomes, "collect_errors": plugin.collect_errors}

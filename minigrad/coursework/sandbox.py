@@ -2,12 +2,13 @@
 
 ``SandboxedWorker`` copies exactly the files it is given (regular files only: never a
 symlink, a folder, a ``conftest.py`` or a ``.pyc``) into a fresh folder, starts
-``python -I -B -S -u worker.py`` (unbuffered: what it printed before a kill is kept) in a new session with a minimal environment and two pipes for
-the protocol, and streams the worker's stdout and stderr through a reader that keeps the
-first ``output_limit`` bytes and only counts the rest (a submission that prints a gigabyte
-costs the grader a counter). ``close()`` kills the worker's process group and then every
-process of its session, of its uid (as root each worker gets a uid of its own) or carrying
-its marker in the environment, until none is left, and removes the folder.
+``python -I -B -S -u worker.py`` (unbuffered: what it printed before a kill is kept) in a new session
+with a minimal environment and two pipes for the protocol, and streams the worker's stdout
+and stderr through a reader that keeps the first ``output_limit`` bytes and only counts the
+rest (a submission that prints a gigabyte costs the grader a counter). ``close()`` kills the
+worker's process group and then every process of its session, of its uid (as root each
+worker gets a uid of its own) or carrying its marker in the environment, until none is left,
+and removes the folder.
 What the worker itself applies (limits, namespaces, Landlock, the uid) is described in
 :mod:`minigrad.coursework.worker`.
 """

@@ -75,7 +75,9 @@ def _libc():
 
 
 def _mount(libc, ctypes, source, target, fstype, flags, data) -> None:
-    enc = (lambda s: s.encode() if isinstance(s, str) else s)
+    def enc(text):
+        return text.encode() if isinstance(text, str) else text
+
     if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"mount {target}: {os.strerror(error)}")
@@ -203,7 +205,7 @@ def _setup(config: dict) -> list:
     os.chdir(config["scratch"])
     import numpy  # noqa: F401  (loaded before the restrictions: it reads /proc and /sys once)
 
-    import minigrad  # noqa: F401
+    import minigrad
     import minigrad.testing  # noqa: F401
     if config.get("landlock", True):
         try:
@@ -273,7 +275,8 @@ class _Server:
         except BaseException as error:  # noqa: BLE001 - whatever the import does is the report
             where = _where(error)
             return {"ok": False, "kind": type(error).__name__,
-                    "error": f"your module {self.module_name} raised {type(error).__name__} while importing{where}: {error}"}
+                    "error": f"your module {self.module_name} raised {type(error).__name__} while importing"
+                             f"{where}: {error}"}
         return {"ok": True}
 
     def handle(self, request: dict) -> dict:
@@ -285,7 +288,8 @@ class _Server:
         try:
             return {"ok": True, **handler(request)}
         except BaseException as error:  # noqa: BLE001
-            return {"ok": False, "kind": type(error).__name__, "error": f"{type(error).__name__}: {error}{_where(error)}"}
+            return {"ok": False, "kind": type(error).__name__,
+                    "error": f"{type(error).__name__}: {error}{_where(error)}"}
 
     def _primitive(self, name: str):
         from minigrad.ops.registry import REGISTRY
@@ -313,8 +317,8 @@ class _Server:
         batch = request.get("batch")
         if batch is not None:  # forwards only, for finite differences
             with minigrad.no_grad():
-                return {"outputs": [_as_result(apply(op, *[Tensor(a) for a in inputs], **request["attrs"]), "the output")
-                                    for inputs in batch]}
+                outputs = [apply(op, *[Tensor(a) for a in inputs], **request["attrs"]) for inputs in batch]
+                return {"outputs": [_as_result(output, "the output") for output in outputs]}
         tensors = [Tensor(a.copy(), requires_grad=i in wrt) for i, a in enumerate(request["inputs"])]
         out = apply(op, *tensors, **request["attrs"])
         result = {"output": _as_result(out, "the forward's output")}
@@ -334,7 +338,8 @@ class _Server:
             with minigrad.no_grad():
                 grads = op.vjp(node, Tensor(np.asarray(upstream, dtype=out.data.dtype)))
             if not isinstance(grads, (tuple, list)):
-                raise TypeError(f"{op.name}: a VJP must return a tuple with one gradient per input, got {_type_name(grads)}")
+                raise TypeError(f"{op.name}: a VJP must return a tuple with one gradient per input, "
+                                f"got {_type_name(grads)}")
             if len(grads) != len(tensors):
                 raise TypeError(f"{op.name}: the VJP returned {len(grads)} gradient(s) for {len(tensors)} input(s)")
             row = []
