@@ -25,7 +25,7 @@
 # * the discriminator's Lipschitz constant, measured, against the bound the layers give.
 #
 # The experiment here is a shortened version of `minigrad gan --quick` (fewer seeds and
-# steps) so that the notebook runs in well under a minute. The code lives in `norms/gan.py`.
+# steps) so that the notebook runs in well under a minute. The code lives in `norms/app/gan/`.
 
 # %%
 from dataclasses import replace
@@ -35,7 +35,8 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from norms.app import gan, spectral_norm
+from norms import spectral_norm
+from norms.app import gan
 from tutorial_setup import show, start
 
 start(seed=None)
@@ -245,9 +246,10 @@ noise = np.random.default_rng(0).standard_normal((2500, config.noise_dim))
 with mg.no_grad():
     samples = generator(mg.tensor(noise)).data
 spread = np.linalg.norm(samples - samples.mean(axis=0), axis=1)
+noise_spread = np.linalg.norm(noise - noise.mean(axis=0), axis=1)
 print(f"SN generator at initialisation: largest distance from the mean {spread.max():.2f}, "
-      f"noise's {np.linalg.norm(noise - noise.mean(axis=0), axis=1).max():.2f}")
-assert spread.max() <= np.prod(gan.layer_sigmas(generator)) * np.linalg.norm(noise - noise.mean(axis=0), axis=1).max() + 1e-9
+      f"noise's {noise_spread.max():.2f}")
+assert spread.max() <= np.prod(gan.layer_sigmas(generator)) * noise_spread.max() + 1e-9
 
 # Answer 3: with dim=0 the (in, out*k*k) matrix is normalised: its sigma_max is 1, but the
 # transposed convolution's own layout (out, in*k*k) has a different largest singular value,
