@@ -9,6 +9,7 @@ from minigrad.tensor import (
     Tensor, arange, eye, from_numpy, full, lift, ones, ones_like, rand, randn, symbols, tensor, zeros,
     zeros_like,
 )
+from minigrad import tensor_methods  # noqa: F401  (adds Tensor's operators and methods to the class)
 from minigrad.autograd import enable_grad, grad, is_grad_enabled, no_grad
 from minigrad.random import manual_seed
 from minigrad.ops import (
@@ -26,7 +27,7 @@ from minigrad.functional import (  # PyTorch's names (see Tensor's docstring)
 from minigrad.ops.special import cos, erf, sin
 from minigrad.serialization import load, save
 from minigrad.anomaly import detect_anomaly
-from minigrad import nn, optim  # noqa: E402
+from minigrad import nn, optim
 from minigrad import numeric_warnings
 
 numeric_warnings.install()

@@ -22,80 +22,21 @@ import heapq
 import itertools
 import operator
 import sys
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from minigrad.tensor import Tensor
+from minigrad.modes import (
+    AnomalyMode, GradMode, InplaceClock, bump_version, enable_grad, is_grad_enabled, no_grad,
+)
+from minigrad.tensor import Tensor
 
-
-class GradMode:
-    """Whether ops record themselves on the tape. A class attribute, read on every op."""
-
-    enabled: bool = True
-
-
-class _GradModeContext(contextlib.ContextDecorator):
-    """Shared body of no_grad and enable_grad: set the mode, restore it on exit."""
-
-    mode: bool = True
-
-    def __enter__(self):
-        self._previous = GradMode.enabled
-        GradMode.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc_info):
-        GradMode.enabled = self._previous
-        return False
-
-
-class no_grad(_GradModeContext):
-    """Context manager (and decorator) under which no op records a graph.
-
-    Use it for evaluation and for optimiser updates: results have ``requires_grad=False``.
-    """
-
-    mode = False
-
-
-class enable_grad(_GradModeContext):
-    """Context manager (and decorator) that switches recording back on inside ``no_grad``."""
-
-    mode = True
-
-
-def is_grad_enabled() -> bool:
-    return GradMode.enabled
-
-
-class AnomalyMode:
-    """Set by ``minigrad.detect_anomaly()``: check every result for NaN/Inf (slow path)."""
-
-    enabled: bool = False
-
-
-class InplaceClock:
-    """Counts in-place changes across the whole program.
-
-    Every in-place change (``x += y``, ``x[i] = v``, ``x.data = ...``, an optimiser step)
-    ticks the clock and stamps the changed tensor's ``_version`` with the new time. A node
-    remembers the time it was created, so "was an input changed after this op ran?" is
-    ``input._version > node.stamp``: one int per node instead of a tuple of versions, and
-    when the clock has not moved since the node was made, no check at all.
-    """
-
-    now: int = 0
-
-
-def bump_version(tensor) -> None:
-    """Record an in-place change of ``tensor`` (see InplaceClock)."""
-    InplaceClock.now += 1
-    tensor._version = InplaceClock.now
-    node = tensor._node
-    if node is not None:
-        node.stamp = -1  # the op's own output changed: its VJP may not reuse it
+# The switches live in minigrad.modes (tensor.py reads them too); they are part of this
+# module's public names, as in torch.autograd.
+__all__ = [
+    "AnomalyMode", "GradMode", "InplaceClock", "Node", "backward", "bump_version", "enable_grad", "grad",
+    "is_grad_enabled", "no_grad", "record_grads",
+]
 
 
 _sequence = itertools.count()
@@ -179,14 +120,12 @@ class Node:
         return self.parents
 
     @property
-    def output(self) -> "Tensor":
+    def output(self) -> Tensor:
         """The op's output as a tensor that is still attached to this node.
 
         Built on demand (never stored) so that a node never references its own output
         tensor: no reference cycle, so a graph is freed as soon as its last tensor goes.
         """
-        from minigrad.tensor import Tensor
-
         if self.out is None:
             raise RuntimeError(_freed_message(self))
         return Tensor._from_op(self.out, self)
@@ -257,229 +196,109 @@ def _key(tensor):
     return node if node is not None else id(tensor)
 
 
-def _tensor_class():
-    """minigrad.tensor.Tensor (imported late: tensor.py imports this module)."""
-    global _TENSOR
-    if _TENSOR is None:
-        from minigrad.tensor import Tensor
+def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capture: "_Capture | None" = None):
+    """Propagate ``root_grads`` from ``roots`` back through the graph: the engine's core loop.
 
-        _TENSOR = Tensor
-    return _TENSOR
+    Without ``capture`` (``backward()``) every leaf that requires grad gets its gradient
+    added to ``.grad``. With a ``_Capture`` (``grad()``) no ``.grad`` changes: the capture
+    visits only the nodes that lead to its inputs and keeps their gradients.
 
-
-_TENSOR = None
-
-
-def run_backward(
-    roots: Sequence["Tensor"],
-    root_grads: Sequence,
-    retain_graph: bool,
-    create_graph: bool,
-    inputs: Sequence["Tensor"] | None = None,
-    allow_unused: bool = False,
-):
-    """Propagate ``root_grads`` from ``roots`` back through the graph.
-
-    With ``inputs=None`` (``Tensor.backward``) gradients are accumulated into the ``.grad``
-    of every leaf that requires one. With ``inputs`` given (``minigrad.grad``) nothing is
-    accumulated: the gradients of exactly those tensors are returned, and only the part
-    of the graph that leads to them is visited.
-
-    This loop is the engine's hot path in backward: it keeps per-node work to a dict
-    lookup, the VJP call, and a shape check per input.
+    Nodes are visited in decreasing creation number (a heap): every consumer of a node was
+    created after it, so a node's VJP runs only once all of its gradient has arrived.
     """
-    constant = _tensor_class()._constant
-
-    # grads maps a node (or, in grad(), a leaf's id) to the gradient of that node's output.
-    grads: dict = {}
-    # Keys whose gradient array was allocated by ``accumulate`` itself and is referenced
-    # nowhere else, so further contributions may be added into it in place. Ownership is
-    # tied to the key, not to the array: once a gradient is handed to a VJP it may be
-    # shared (add passes one array to both inputs), so popping a key ends its ownership.
-    owned: set = set()
-
-    def accumulate(key, grad):
-        previous = grads.get(key)
-        if previous is None:
-            grads[key] = grad
-        elif create_graph:
-            grads[key] = previous + grad
-        elif key in owned and previous._data.shape == grad._data.shape:
-            np.add(previous._data, grad._data, out=previous._data, casting="unsafe")
-        else:
-            # asarray: two 0-d arrays add to a NumPy scalar, which cannot be added into later
-            grads[key] = constant(np.asarray(previous._data + grad._data))
-            owned.add(key)
-
-    # The nodes still to visit, as a heap of (-creation number, node): every consumer of a
-    # node was created after it, so visiting in decreasing creation number runs a node's
-    # VJP only once all of its gradient has arrived. backward() pushes a node when its
-    # first gradient arrives, so no separate pass over the graph is needed; grad() visits
-    # only the nodes that lead to the requested inputs, found beforehand.
-    capture = relevant = None
-    if inputs is None:
-        queue = []
-        for root in roots:
-            if root._node is not None and (-root._node.seq, root._node) not in queue:
-                queue.append((-root._node.seq, root._node))
-        if len(queue) > 1:
-            heapq.heapify(queue)
-    else:
-        order = _topological_order([r._node for r in roots if r._node is not None])
-        capture = {}
-        for index, tensor in enumerate(inputs):
-            capture.setdefault(_key(tensor), []).append(index)
-        # Keep only the nodes from which a requested input can be reached.
-        relevant = set()
-        for node in order:
-            if node in capture or any(
-                _key(p) in capture or (p._node is not None and p._node in relevant) for p in node.parents
-            ):
-                relevant.add(node)
-        queue = [(-node.seq, node) for node in reversed(order) if node in relevant]  # a heap
-
-    # handed: memory already owned by someone (the seed gradients), or given to a leaf's .grad.
-    handed = set()
+    gradients = _Gradients(create_graph)
     for root, grad in zip(roots, root_grads):
-        accumulate(_key(root), grad)
-        data = grad._data
-        handed.add(id(data.base if data.base is not None else data))
-
-    clock_now = InplaceClock.now
-    # A primitive's array-level fast_vjp is used only when the backward pass is not
-    # recorded and the data are floats; the tensor vjp does everything else.
+        gradients.seed(_key(root), grad)
+    queue = _start_queue(roots) if capture is None else capture.queue
     fast = USE_FAST_VJP and not create_graph
-    anomaly = AnomalyMode.enabled
-    results = {}
-    pop = grads.pop
-    discover = capture is None
-    heappush, heappop = heapq.heappush, heapq.heappop
-    previous_mode = GradMode.enabled
-    GradMode.enabled = create_graph
-    # Backward allocates many short-lived objects and builds no reference cycles (nodes
-    # never point at their outputs), so the cyclic collector has nothing to find here;
-    # pausing it saves its repeated walks over every live object of the program.
-    collector_was_on = gc.isenabled()
-    gc.disable()
-    # Under anomaly mode the ops a VJP runs are not checked one by one: the VJP's results
-    # are, below, so the error names the op whose gradient went wrong, not a helper op.
-    AnomalyMode.enabled = False
-    try:
+    clock_now = InplaceClock.now
+    with _backward_mode(create_graph) as anomaly:
         while queue:
             node = heappop(queue)[1]
-            grad = pop(node, None)
+            grad = gradients.take(node)
             if grad is None:
                 continue
-            if owned:
-                owned.discard(node)
             if node.out is None:
                 raise RuntimeError(_freed_message(node))
             if node.stamp != clock_now:
                 _check_versions(node)
             if node.extras is not None:
                 _record(node, grad)
-            needs = node.needs_input_grad
-            if capture is not None:
-                if node in capture:
-                    results[node] = grad
-                needs = tuple(
-                    need and (_key(p) in capture or (p._node is not None and p._node in relevant))
-                    for need, p in zip(needs, node.parents)
-                )
-                if True not in needs:
-                    continue
-                full_needs, node.needs_input_grad = node.needs_input_grad, needs
-                try:
-                    input_grads = _vjp(node, grad, fast)
-                finally:
-                    node.needs_input_grad = full_needs
+            if capture is None:
+                needs = node.needs_input_grad
+                input_grads = _vjp(node, grad, fast)
             else:
-                # (_vjp written out: one call less per node on the hot path)
-                op = node.op
-                if fast and op.fast_vjp is not None and node.out.dtype is not _OBJECT:
-                    input_grads = op.fast_vjp(node, grad)
-                else:
-                    input_grads = op.vjp(node, grad)
+                needs, input_grads = capture.visit(node, grad, fast)
+                if needs is None:
+                    continue
             if anomaly:
                 _check_anomaly_backward(node, input_grads)
             for parent, need, parent_grad in zip(node.parents, needs, input_grads):
                 if not need:
                     continue
-                if parent_grad is None:
-                    raise NotImplementedError(
-                        f"{node.op.name}: no VJP for this input (shape {parent.shape}); the op "
-                        f"cannot pass a gradient to it."
-                    )
-                data = parent_grad._data
-                parent_data = parent._data
-                if data.shape != parent_data.shape:
-                    raise RuntimeError(
-                        f"{node.op.name}: the VJP returned a gradient of shape {data.shape} "
-                        f"for an input of shape {parent_data.shape}; every gradient must have "
-                        f"its input's shape (reduce broadcast axes with unbroadcast)."
-                    )
-                dtype = parent_data.dtype
-                if data.dtype is not dtype and data.dtype != dtype and dtype != object:
-                    if data.dtype.kind == "c" and dtype.kind != "c":
-                        raise TypeError(
-                            f"{node.op.name}: its gradient for a real input (shape "
-                            f"{parent_data.shape}) is complex: complex numbers entered the "
-                            f"graph through a constant. minigrad does not differentiate "
-                            f"complex functions (that needs Wirtinger derivatives); keep the "
-                            f"computation real, e.g. with separate real and imaginary parts."
-                        )
-                    parent_grad = (parent_grad.astype(dtype) if create_graph
-                                   else constant(data.astype(dtype)))
+                parent_grad = _checked_input_grad(node, parent, parent_grad, create_graph)
                 parent_node = parent._node
-                if parent_node is None:
-                    if capture is None:
-                        if parent.grad is None and not create_graph:
-                            parent.grad = _unshared(parent_grad, handed, constant)
-                        else:
-                            _accumulate_leaf(parent, parent_grad, create_graph)
-                    elif id(parent) in capture:
-                        accumulate(id(parent), parent_grad)
-                elif parent_node in grads:
-                    accumulate(parent_node, parent_grad)
-                else:
-                    grads[parent_node] = parent_grad
-                    if discover:
+                if parent_node is not None:
+                    if gradients.add(parent_node, parent_grad) and capture is None:
                         heappush(queue, (-parent_node.seq, parent_node))
+                elif capture is None:
+                    gradients.to_leaf(parent, parent_grad)
+                elif id(parent) in capture.keys:
+                    gradients.add(id(parent), parent_grad)
             if not retain_graph:
                 node.out = None
                 node.saved = None
-    finally:
-        GradMode.enabled = previous_mode
-        AnomalyMode.enabled = anomaly
-        if collector_was_on:
-            gc.enable()
-
-    if capture is None:
-        return None
-    out = []
-    for tensor in inputs:
-        grad = results.get(tensor._node) if tensor._node is not None else grads.get(id(tensor))
-        if grad is None and not allow_unused:
-            label = f" '{tensor.name}'" if tensor.name else ""
-            raise RuntimeError(
-                f"grad: one of the inputs{label} (shape {tensor.shape}) was not used to compute "
-                f"the outputs. Pass allow_unused=True to get None for it."
-            )
-        out.append(grad)
-    return out
+    return gradients
 
 
+heappush, heappop = heapq.heappush, heapq.heappop
 _OBJECT = np.dtype(object)
 #: MINIGRAD_NO_FAST_VJP=1 runs every backward pass on the tensor VJPs alone (the teaching
 #: path): the results must not change, which the test suite can be run this way to show
 USE_FAST_VJP = os.environ.get("MINIGRAD_NO_FAST_VJP", "").strip().lower() not in ("1", "true", "yes", "on")
 
 
-def _vjp(node: Node, grad, fast: bool):
-    """The node's input gradients: its fast_vjp where allowed (see run_backward), else vjp.
+def _start_queue(roots) -> list:
+    """The roots' nodes as a heap of (-creation number, node); backward() adds the rest as
+    their first gradient arrives, so it needs no pass over the graph beforehand."""
+    queue = []
+    for root in roots:
+        if root._node is not None and (-root._node.seq, root._node) not in queue:
+            queue.append((-root._node.seq, root._node))
+    heapq.heapify(queue)
+    return queue
 
-    Allowed: the pass is not recorded and the op's data are floats (its output, not the
-    incoming gradient, decides: a float seed may start a backward pass through symbols).
+
+@contextlib.contextmanager
+def _backward_mode(create_graph: bool):
+    """The switches a backward pass runs under; yields whether anomaly mode was on.
+
+    Recording follows ``create_graph``. The cyclic garbage collector is paused: backward
+    makes many short-lived objects and no reference cycles (nodes never point at their
+    outputs), so its repeated walks over every live object would find nothing. Under anomaly
+    mode the ops a VJP runs are not checked one by one: the VJP's results are, so the error
+    names the op whose gradient went wrong, not a helper op.
+    """
+    previous_mode, anomaly = GradMode.enabled, AnomalyMode.enabled
+    collector_was_on = gc.isenabled()
+    GradMode.enabled = create_graph
+    AnomalyMode.enabled = False
+    gc.disable()
+    try:
+        yield anomaly
+    finally:
+        GradMode.enabled = previous_mode
+        AnomalyMode.enabled = anomaly
+        if collector_was_on:
+            gc.enable()
+
+
+def _vjp(node: Node, grad, fast: bool):
+    """The node's input gradients: its fast_vjp where allowed, else its vjp.
+
+    Allowed: the pass is not recorded (``fast``) and the op's data are floats (its output,
+    not the incoming gradient, decides: a float seed may start a backward pass through
+    symbols). Everything else (create_graph, SymPy data) runs the tensor ``vjp``.
     """
     op = node.op
     if fast and op.fast_vjp is not None and node.out.dtype is not _OBJECT:
@@ -487,7 +306,157 @@ def _vjp(node: Node, grad, fast: bool):
     return op.vjp(node, grad)
 
 
+def _checked_input_grad(node: Node, parent, grad, create_graph: bool):
+    """A VJP's gradient for one input, after the engine's rules: present, of the input's
+    shape, and of its dtype (a float32 input gets a float32 gradient)."""
+    if grad is None:
+        raise NotImplementedError(
+            f"{node.op.name}: no VJP for this input (shape {parent.shape}); the op cannot pass a "
+            f"gradient to it."
+        )
+    data = grad._data
+    parent_data = parent._data
+    if data.shape != parent_data.shape:
+        raise RuntimeError(
+            f"{node.op.name}: the VJP returned a gradient of shape {data.shape} for an input of "
+            f"shape {parent_data.shape}; every gradient must have its input's shape (reduce "
+            f"broadcast axes with unbroadcast)."
+        )
+    dtype = parent_data.dtype
+    if data.dtype is not dtype and data.dtype != dtype and dtype.kind != "O":
+        if data.dtype.kind == "c" and dtype.kind != "c":
+            raise TypeError(
+                f"{node.op.name}: its gradient for a real input (shape {parent_data.shape}) is "
+                f"complex: complex numbers entered the graph through a constant. minigrad does not "
+                f"differentiate complex functions (that needs Wirtinger derivatives); keep the "
+                f"computation real, e.g. with separate real and imaginary parts."
+            )
+        return grad.astype(dtype) if create_graph else Tensor._constant(data.astype(dtype))
+    return grad
+
+
+class _Gradients:
+    """The gradients gathered so far in one backward pass, and who owns their memory.
+
+    ``pending`` maps a node (or, in grad(), a leaf's id) to the gradient of that node's
+    output. Adding into a gradient in place is allowed only for an array this pass allocated
+    itself and handed to nobody (``owned``): a VJP may pass one array to several inputs (add
+    gives ``g`` to both), so once a gradient is taken for a VJP its key stops being owned.
+    ``handed`` is the memory already given away: the caller's seed gradients and every
+    array placed in a leaf's ``.grad``; a leaf never gets an array another one holds.
+    """
+
+    __slots__ = ("pending", "owned", "handed", "create_graph")
+
+    def __init__(self, create_graph: bool):
+        self.pending: dict = {}
+        self.owned: set = set()
+        self.handed: set = set()
+        self.create_graph = create_graph
+
+    def seed(self, key, grad) -> None:
+        """Start from the caller's gradient of a root (never written into, never handed on)."""
+        self.add(key, grad)
+        data = grad._data
+        self.handed.add(id(data.base if data.base is not None else data))
+
+    def take(self, key):
+        """The finished gradient of ``key``'s node, which stops being owned (None if none came)."""
+        if self.owned:
+            self.owned.discard(key)
+        return self.pending.pop(key, None)
+
+    def add(self, key, grad) -> bool:
+        """Add ``grad`` to the gradient of ``key``; True when it is the first to arrive."""
+        previous = self.pending.get(key)
+        if previous is None:
+            self.pending[key] = grad
+            return True
+        if self.create_graph:
+            self.pending[key] = previous + grad
+        elif key in self.owned and previous._data.shape == grad._data.shape:
+            np.add(previous._data, grad._data, out=previous._data, casting="unsafe")
+        else:
+            # asarray: two 0-d arrays add to a NumPy scalar, which cannot be added into later
+            self.pending[key] = Tensor._constant(np.asarray(previous._data + grad._data))
+            self.owned.add(key)
+        return False
+
+    def to_leaf(self, leaf, grad) -> None:
+        """Add a finished gradient into a leaf's ``.grad`` (PyTorch's AccumulateGrad).
+
+        A leaf's first gradient (without create_graph) is handed over without a copy when
+        its memory is fresh; an array already handed out in this pass, or a read-only one (a
+        broadcast view, as sum's VJP makes), is copied, so that changing a ``.grad`` in place
+        changes nothing else (PyTorch's rule too).
+        """
+        if leaf.grad is None and not self.create_graph:
+            data = grad._data
+            base = data.base if data.base is not None else data
+            if id(base) in self.handed or not data.flags.writeable:
+                data = base = np.array(data)
+            self.handed.add(id(base))
+            leaf.grad = Tensor._constant(data)
+        elif leaf.grad is None:
+            leaf.grad = grad
+        elif self.create_graph or leaf.grad.requires_grad:
+            leaf.grad = leaf.grad + grad
+        else:
+            leaf.grad = Tensor._constant(leaf.grad._data + grad._data)
+
+
+class _Capture:
+    """What ``grad()`` adds to the core loop: the inputs whose gradients it returns, and the
+    part of the graph that leads to them (the only nodes it visits)."""
+
+    def __init__(self, roots, inputs):
+        order = _topological_order([r._node for r in roots if r._node is not None])
+        self.inputs = inputs
+        self.keys: dict = {}
+        for index, tensor in enumerate(inputs):
+            self.keys.setdefault(_key(tensor), []).append(index)
+        self.relevant: set = set()
+        for node in order:
+            if node in self.keys or any(self.leads_to_input(p) for p in node.parents):
+                self.relevant.add(node)
+        self.queue = [(-node.seq, node) for node in reversed(order) if node in self.relevant]  # a heap
+        self.results: dict = {}
+
+    def leads_to_input(self, tensor) -> bool:
+        node = tensor._node
+        return _key(tensor) in self.keys or (node is not None and node in self.relevant)
+
+    def visit(self, node: Node, grad, fast: bool):
+        """Keep ``grad`` if ``node`` makes a requested input; then the VJP for the inputs
+        that lead to one (needs None: none does)."""
+        if node in self.keys:
+            self.results[node] = grad
+        needs = tuple(need and self.leads_to_input(p) for need, p in zip(node.needs_input_grad, node.parents))
+        if True not in needs:
+            return None, None
+        full_needs, node.needs_input_grad = node.needs_input_grad, needs
+        try:
+            return needs, _vjp(node, grad, fast)
+        finally:
+            node.needs_input_grad = full_needs
+
+    def gradients(self, pending: dict, allow_unused: bool) -> tuple:
+        """One gradient per input, in order (None for an unused one when allowed)."""
+        out = []
+        for tensor in self.inputs:
+            grad = self.results.get(tensor._node) if tensor._node is not None else pending.get(id(tensor))
+            if grad is None and not allow_unused:
+                label = f" '{tensor.name}'" if tensor.name else ""
+                raise RuntimeError(
+                    f"grad: one of the inputs{label} (shape {tensor.shape}) was not used to compute "
+                    f"the outputs. Pass allow_unused=True to get None for it."
+                )
+            out.append(grad)
+        return tuple(out)
+
+
 def _record(node: Node, grad) -> None:
+
     """Hand a finished gradient to retain_grad() tensors and to record_grads."""
     if node.retained is not None:
         for ref in node.retained:
@@ -496,37 +465,6 @@ def _record(node: Node, grad) -> None:
                 tensor.grad = grad if tensor.grad is None else tensor.grad + grad
     if node.grad_record is not None:
         node.grad_record = grad._data.copy()
-
-
-def _accumulate_leaf(leaf: "Tensor", grad: "Tensor", create_graph: bool) -> None:
-    """Add a finished gradient into a leaf's ``.grad`` (PyTorch's AccumulateGrad).
-
-    (A leaf's first gradient without create_graph is handed over by ``_unshared``.)
-    """
-    if leaf.grad is None:
-        leaf.grad = grad
-    elif create_graph or leaf.grad.requires_grad:
-        leaf.grad = leaf.grad + grad
-    else:
-        leaf.grad = _tensor_class()._constant(leaf.grad._data + grad._data)
-
-
-def _unshared(grad: "Tensor", handed: set, constant) -> "Tensor":
-    """A leaf's first gradient, as a tensor of its own whose array no other leaf holds.
-
-    A VJP may pass one array to several inputs (add gives ``g`` to both), and the seed
-    gradient is the caller's array (or the shared read-only 1). So that a ``.grad`` can be
-    changed in place without changing anything else (PyTorch's rule too), an array whose
-    memory was already handed out in this backward pass is copied, and so is a read-only
-    one (a broadcast view, as sum's VJP makes). Fresh arrays, the usual case, are not.
-    """
-    data = grad._data
-    base = data.base if data.base is not None else data
-    if id(base) in handed or not data.flags.writeable:
-        data = np.array(data)
-        base = data
-    handed.add(id(base))
-    return constant(data)
 
 
 def _check_anomaly_backward(node: Node, input_grads) -> None:
@@ -547,8 +485,8 @@ def _check_anomaly_backward(node: Node, input_grads) -> None:
 _SEEDS: dict = {}  # the read-only 1 that seeds backward() of a scalar, per dtype
 
 
-def _as_grad_tensor(output: "Tensor", gradient, function: str) -> "Tensor":
-    Tensor = _tensor_class()
+def _as_grad_tensor(output: Tensor, gradient, function: str) -> Tensor:
+    """The gradient a backward pass starts from: ``gradient`` checked, or 1 for a scalar."""
     if gradient is None:
         data = output._data
         if data.ndim != 0:
@@ -575,7 +513,7 @@ def _as_grad_tensor(output: "Tensor", gradient, function: str) -> "Tensor":
     return grad
 
 
-def backward(tensor: "Tensor", gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``."""
     if not tensor.requires_grad:
         raise RuntimeError(
@@ -603,8 +541,6 @@ def grad(
     one gradient per input (None for an unused input when ``allow_unused=True``). With
     ``create_graph=True`` the gradients are themselves differentiable.
     """
-    from minigrad.tensor import Tensor
-
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
@@ -630,8 +566,9 @@ def grad(
     root_grads = [_as_grad_tensor(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
     if retain_graph is None:
         retain_graph = create_graph
-    result = run_backward(outputs, root_grads, retain_graph, create_graph, inputs=inputs, allow_unused=allow_unused)
-    return tuple(result)
+    capture = _Capture(outputs, inputs)
+    gradients = run_backward(outputs, root_grads, retain_graph, create_graph, capture)
+    return capture.gradients(gradients.pending, allow_unused)
 
 
 class record_grads(contextlib.ContextDecorator):
@@ -641,7 +578,7 @@ class record_grads(contextlib.ContextDecorator):
     node of the graph holds the gradient of its output, so a picture can show it.
     """
 
-    def __init__(self, *outputs: "Tensor"):
+    def __init__(self, *outputs: Tensor):
         self.outputs = outputs
 
     def __enter__(self):

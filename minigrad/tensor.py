@@ -1,4 +1,10 @@
-"""Tensor: an array, its gradient, and the link to the op that made it."""
+"""Tensor: an array, its gradient, and the link to the op that made it.
+
+This file says what a tensor *is* and how to make one (``tensor``, ``zeros``, ``lift``, ...).
+What a tensor can *do* (``+``, ``@``, ``sum``, ``reshape``, ``backward``, ...) calls the ops,
+which sit above this file because they build tensors: those methods are written in
+``tensor_methods.py`` and added to the class there.
+"""
 from __future__ import annotations
 
 import math
@@ -9,8 +15,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad import random as _random
-from minigrad.autograd import GradMode, bump_version
-from minigrad.autograd import backward as _run_backward
+from minigrad.modes import GradMode, bump_version
 
 _FLOAT_KINDS = "fc"
 
@@ -248,15 +253,6 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(" /= ", other, np.true_divide)
 
-    def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        from minigrad.ops.shape import _normalize_index
-
-        if not self._data.flags.writeable:
-            self._data = self._data.copy()
-        self._data[_normalize_index(index)] = value.data if isinstance(value, Tensor) else value
-        self._bump_version()
-
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
         self._data = np.zeros_like(self._data)
@@ -288,10 +284,6 @@ class Tensor:
     def dim(self) -> int:
         """The number of axes (PyTorch's name for ``ndim``)."""
         return self._data.ndim
-
-    @property
-    def T(self) -> "Tensor":
-        return _ops.transpose(self)
 
     @property
     def is_leaf(self) -> bool:
@@ -327,14 +319,6 @@ class Tensor:
         if dtype is not None and np.dtype(dtype) != array.dtype:
             return array.astype(dtype)
         return array.copy() if copy else array
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """NumPy ufuncs on tensors: see ``_numpy_interop.ufunc``."""
-        return _numpy_interop.ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        """NumPy functions on tensors: see ``_numpy_interop.function``."""
-        return _numpy_interop.function(func, args, kwargs)
 
     def item(self):
         if self._data.size != 1:
@@ -383,10 +367,6 @@ class Tensor:
             return Tensor._constant(_read_only(self._data))
         return Tensor._constant(self._data)
 
-    def clone(self) -> "Tensor":
-        """A copy of the data that stays in the graph (identity op)."""
-        return _ops.add(self, Tensor._constant(np.zeros((), dtype=self.dtype if self.dtype != object else int)))
-
     def copy(self) -> "Tensor":
         """A detached copy of the data, with the same name."""
         return Tensor(self._data.copy(), name=self.name)
@@ -420,33 +400,6 @@ class Tensor:
             self._node.retained.append(weakref.ref(self))
         return self
 
-    def astype(self, dtype) -> "Tensor":
-        """Cast to another float dtype (gradients flow back, cast to the input's dtype)."""
-        dtype = np.dtype(dtype)
-        if dtype == self.dtype:
-            return self
-        return _ops.apply(_Cast, self, dtype=dtype)
-
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
-
-    # Autograd ----------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
-
-        A scalar (or any one-element) output is seeded with 1; any other shape needs ``gradient=`` (the vector in
-        the vector-Jacobian product). The graph's saved arrays are freed afterwards unless
-        ``retain_graph=True``; ``create_graph=True`` records the backward pass itself so the
-        gradients can be differentiated again (``retain_graph`` then defaults to True).
-        """
-        if gradient is None and self._data.ndim and self._data.size == 1 and self.dtype != object:
-            # any one-element output is seeded with 1, as in PyTorch ((a @ b) of shape (1, 1))
-            gradient = Tensor._constant(np.ones(self.shape, dtype=self.dtype))
-        _run_backward(self, gradient, retain_graph, create_graph)
-
     # Display -----------------------------------------------------------------------------
     def __repr__(self) -> str:
         if self.dtype == object:
@@ -464,231 +417,6 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
-
-    # Arithmetic --------------------------------------------------------------------------
-    # __add__, __sub__, __mul__ and __truediv__ are made by _arithmetic at the end of the
-    # module (their primitives are defined after Tensor).
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __rtruediv__(self, other):
-        return _ops.div(other, self)
-
-    def __pow__(self, exponent):
-        return _ops.pow_(self, exponent)
-
-    def __rpow__(self, base):
-        return _ops.pow_(lift(base, self), self)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops.abs_(self)
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
-    # Comparisons give boolean tensors and no gradient.
-    def _compare(self, other, fn):
-        backend.require_numeric("comparison", self._data)
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._constant(np.asarray(fn(self._data, other)))
-
-    def __lt__(self, other):
-        return self._compare(other, np.less)
-
-    def __le__(self, other):
-        return self._compare(other, np.less_equal)
-
-    def __gt__(self, other):
-        return self._compare(other, np.greater)
-
-    def __ge__(self, other):
-        return self._compare(other, np.greater_equal)
-
-    def __eq__(self, other):  # type: ignore[override]
-        return self._compare(other, np.equal)
-
-    def __ne__(self, other):  # type: ignore[override]
-        return self._compare(other, np.not_equal)
-
-    __hash__ = object.__hash__
-
-    # Methods mirroring the functions -----------------------------------------------------
-    # PyTorch's dim/keepdim and NumPy's axis/keepdims are both accepted; see the class
-    # docstring for the few places where the two libraries mean different things.
-    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None, out=None):
-        _no_numpy_extras("sum", dtype, out)
-        axis, keepdims = _functional.resolve_axis("sum", dim, axis, keepdim, keepdims)
-        return _ops.sum_(self, axis, keepdims)
-
-    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None, out=None):
-        _no_numpy_extras("mean", dtype, out)
-        return _functional.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def var(self, dim=None, keepdim=None, *, axis=None, keepdims=None, ddof=None, correction=None,
-            unbiased=None):
-        """Variance; ``axis=``/``ddof=`` divide by n - ddof (NumPy), else by n - correction (PyTorch, 1)."""
-        return _functional.var(self, dim, keepdim, axis=axis, keepdims=keepdims, ddof=ddof,
-                               correction=correction, unbiased=unbiased)
-
-    def std(self, dim=None, keepdim=None, *, axis=None, keepdims=None, ddof=None, correction=None,
-            unbiased=None):
-        """Standard deviation, with ``var``'s arguments and rules."""
-        return _functional.std(self, dim, keepdim, axis=axis, keepdims=keepdims, ddof=ddof,
-                               correction=correction, unbiased=unbiased)
-
-    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Largest entry: with ``dim`` (or positionally) PyTorch's (values, indices) named
-        tuple; with ``axis=`` or no argument the values only; with a tensor, the elementwise max."""
-        if isinstance(dim, Tensor):
-            return _ops.maximum(self, dim)
-        if dim is None:
-            axis, keepdims = _functional.resolve_axis("max", None, axis, keepdim, keepdims)
-            return _ops.max_(self, axis, keepdims)
-        _functional.resolve_axis("max", dim, axis, keepdim, keepdims)
-        return _functional.max_values_indices(self, dim, bool(keepdim))
-
-    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Smallest entry; the same spellings as ``max``."""
-        if isinstance(dim, Tensor):
-            return _ops.minimum(self, dim)
-        if dim is None:
-            axis, keepdims = _functional.resolve_axis("min", None, axis, keepdim, keepdims)
-            return _ops.min_(self, axis, keepdims)
-        _functional.resolve_axis("min", dim, axis, keepdim, keepdims)
-        return _functional.min_values_indices(self, dim, bool(keepdim))
-
-    def amax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _functional.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def amin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _functional.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def argmax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _functional.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def argmin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _functional.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
-        return _functional.sort(self, dim, descending, stable)
-
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-        return _functional.topk(self, k, dim, largest, sorted)
-
-    def prod(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _functional.prod(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def logsumexp(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _functional.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape):
-        return _ops.reshape(self, *shape)
-
-    def view(self, *shape):
-        """The same entries in a new shape (a reshape: NumPy decides whether memory is shared)."""
-        return _ops.reshape(self, *shape)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        return _functional.flatten_dims(self, start_dim, end_dim)
-
-    def unsqueeze(self, dim: int):
-        return _functional.unsqueeze(self, dim)
-
-    def squeeze(self, dim=None):
-        return _functional.squeeze(self, dim)
-
-    def permute(self, *dims):
-        return _functional.permute(self, *dims)
-
-    def expand(self, *sizes):
-        return _functional.expand(self, *sizes)
-
-    def repeat(self, *repeats):
-        return _functional.repeat(self, *repeats)
-
-    def split(self, split_size_or_sections, dim: int = 0):
-        return _functional.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks: int, dim: int = 0):
-        return _functional.chunk(self, chunks, dim)
-
-    def clamp(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
-        return _functional.clamp(self, min, max)
-
-    clip = clamp
-
-    def masked_fill(self, mask, value):
-        return _functional.masked_fill(self, mask, value)
-
-    def transpose(self, *axes):
-        """Permute the axes (NumPy: all of them, reversed by default); two ints swap those two (PyTorch)."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if len(axes) == 2 and axes[0] % max(self.ndim, 1) != axes[1] % max(self.ndim, 1):
-            # (two distinct axes: NumPy would need every axis, or mean the identity on 2-D)
-            return _ops.swapaxes(self, *axes)
-        return _ops.transpose(self, axes or None)
-
-    def swapaxes(self, axis1: int, axis2: int):
-        return _ops.swapaxes(self, axis1, axis2)
-
-    def broadcast_to(self, shape):
-        return _ops.broadcast_to(self, shape)
-
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sin(self):
-        return _special.sin(self)
-
-    def cos(self):
-        return _special.cos(self)
-
-    def abs(self):
-        return _ops.abs_(self)
-
-    def relu(self):
-        return _functional.relu(self)
-
-    def sigmoid(self):
-        return _functional.sigmoid(self)
-
-    def softmax(self, dim: int = -1, *, axis=None):
-        return _functional.softmax(self, dim, axis=axis)
-
-    def log_softmax(self, dim: int = -1, *, axis=None):
-        return _functional.log_softmax(self, dim, axis=axis)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
 
     # PyTorch's in-place methods ---------------------------------------------------------
     # Each is refused on a tensor that requires grad while gradients are recorded, is
@@ -716,7 +444,7 @@ class Tensor:
     def copy_(self, src):
         return self._inplace("copy_", src, lambda a, b: np.broadcast_to(np.asarray(b, dtype=a.dtype), a.shape).copy())
 
-    def clamp_(self, min=None, max=None):  # noqa: A002
+    def clamp_(self, min=None, max=None):  # (PyTorch's argument names)
         if min is None and max is None:
             raise ValueError("clamp_: give at least one of min and max")
         low = -np.inf if min is None else min
@@ -750,7 +478,8 @@ def _number_constant(key: tuple) -> Tensor:
     """The constant tensor for (dtype of ``like``, number, its Python type), cached."""
     dtype, value, _ = key
     if dtype is None or dtype.kind not in _FLOAT_KINDS:
-        array = backend.to_object_array(backend.exact(value)) if dtype == object else np.asarray(value)
+        array = backend.to_object_array(backend.exact(value)) if dtype is not None and dtype.kind == "O" \
+            else np.asarray(value)
     else:
         array = np.asarray(value, dtype=dtype)
     array.flags.writeable = False
@@ -798,7 +527,9 @@ def from_numpy(array: np.ndarray, requires_grad: bool = False, name: str | None 
     copies when in doubt.
     """
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use minigrad.tensor for other data")
+        raise TypeError(
+            f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use minigrad.tensor for other data"
+        )
     return Tensor(array, requires_grad=requires_grad, name=name)
 
 
@@ -817,7 +548,8 @@ def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False, name=
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     array = np.asarray(t.data if isinstance(t, Tensor) else t)
-    return Tensor(np.zeros(array.shape, dtype=dtype or (array.dtype if array.dtype != object else float)), requires_grad)
+    dtype = dtype or (array.dtype if array.dtype.kind != "O" else float)
+    return Tensor(np.zeros(array.shape, dtype=dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -859,62 +591,3 @@ def symbols(prefix: str, shape=(), requires_grad: bool = True, real: bool = True
         label = "_".join([prefix, *map(str, index)]) if index else prefix
         data[index] = sp.Symbol(label, real=real)
     return Tensor(data, requires_grad=requires_grad, name=prefix)
-
-
-# ---------------------------------------------------------------------------------------
-from minigrad.ops.registry import Primitive, register  # noqa: E402
-
-
-@register
-class _Cast(Primitive):
-    """Change of float dtype; the gradient is cast back to the input's dtype."""
-
-    name = "cast"
-    formula = "grad_a = g (in a's dtype)"
-    symbolic = False  # SymPy entries have no float dtype to cast to
-    examples = [(((3, 2),), {"dtype": np.dtype(np.float64)}), (((),), {"dtype": np.dtype(np.float64)})]
-
-    @staticmethod
-    def forward(ctx, a, dtype):
-        backend.require_numeric("cast", a)
-        return a.astype(dtype)
-
-    @staticmethod
-    def vjp(ctx, grad):
-        return (grad.astype(ctx.parents[0].dtype),)
-
-
-from minigrad import ops as _ops  # noqa: E402
-from minigrad.ops.registry import apply_binary as _apply_binary  # noqa: E402
-from minigrad.ops.elementwise import Add as _Add, Div as _Div, Mul as _Mul, Sub as _Sub  # noqa: E402
-
-
-def _arithmetic(op, name: str):
-    """``tensor <op> other`` for a binary primitive: the hottest path of most programs.
-
-    A float operand (``x * 0.5``) is looked up in the constants cache right here, without
-    the call to ``lift``: that call was a tenth of the op's cost. Anything else goes
-    through ``lift`` as usual.
-    """
-
-    def method(self, other):
-        if not isinstance(other, Tensor):
-            # (zeros go through lift, which tells -0.0 from 0.0)
-            cached = _CONSTANTS.get((self._data.dtype, other, float)) if type(other) is float and other else None
-            other = lift(other, self) if cached is None else cached
-        return _apply_binary(op, self, other)
-
-    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
-    method.__doc__ = f"self {op.name} other (a number takes this tensor's dtype), broadcast like NumPy."
-    return method
-
-
-Tensor.__add__ = _arithmetic(_Add, "__add__")
-Tensor.__sub__ = _arithmetic(_Sub, "__sub__")
-Tensor.__mul__ = _arithmetic(_Mul, "__mul__")
-Tensor.__truediv__ = _arithmetic(_Div, "__truediv__")
-
-from minigrad import functional as _functional  # noqa: E402
-from minigrad import _numpy_interop  # noqa: E402
-from minigrad.ops import special as _special  # noqa: E402
-from minigrad.ops import conv as _conv  # noqa: E402,F401  (registers the convolutions)
