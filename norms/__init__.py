@@ -15,6 +15,7 @@ from norms.functional import (
     frobenius_norm, frobenius_norm_composed, matrix_norm, matrix_norm_composed, norm, normalize,
     power_iteration, vector_norm, vector_norm_composed,
 )
+from norms import views as views  # registers how the norms are drawn with minigrad.viz
 
 __all__ = [
     "spectral_normalize", "spectral_normalize_composed", "spectral_norm", "remove_spectral_norm",

@@ -205,8 +205,9 @@ def test_a_graph_too_large_to_step_through_is_collapsed():
     assert len(page.html.encode("utf-8")) < 300_000
 
 
-def test_without_graphviz_the_page_still_steps_and_says_why_the_picture_is_missing(monkeypatch):
-    monkeypatch.setattr(viz, "dot_available", lambda: False)
+def test_without_graphviz_the_page_still_steps_and_says_why_the_picture_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))   # no `dot` on PATH
+    assert not viz.dot_available()
     output, params, title = build("mlp")
     page = backward_stepper(output, params=params, title=title)
     assert "<svg" not in page.html
@@ -353,7 +354,8 @@ def test_arrow_right_visits_every_op_and_ends_on_the_engine_grads(browser, tmp_p
     highlighted = {steps[i]["node"] for i in visited}
     assert drawn_ops and drawn_ops <= highlighted
     for name, grad in reference.items():
-        np.testing.assert_allclose(np.array(shown_leaf_grads(browser)[name], dtype=np.float64), grad, rtol=0, atol=1e-12)
+        shown = np.array(shown_leaf_grads(browser)[name], dtype=np.float64)
+        np.testing.assert_allclose(shown, grad, rtol=0, atol=1e-12)
     assert severe(browser) == []
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import nn, viz
+from minigrad import viz
 from norms.app import graph_examples
 from minigrad.autograd import record_grads
 from minigrad.viz import ROLE_COLORS, draw_graph
@@ -90,7 +90,7 @@ def grad_row_numbers(attributes: str) -> list:
 def tooltip_grad(attributes: str) -> np.ndarray:
     match = re.search(r"; grad=(.*?)\"", attributes)
     assert match, attributes[:200]
-    return np.array(eval(match.group(1)), dtype=float)  # noqa: S307 - our own repr of a list
+    return np.array(eval(match.group(1)), dtype=float)  # our own repr of a list
 
 
 # ---------------------------------------------------------------------------------------
@@ -263,7 +263,8 @@ def _bezier_points(d: str, steps: int = 24) -> list:
         for step in range(1, steps + 1):
             t = step / steps
             a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3
-            sampled.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+            sampled.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0],
+                            a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
     return sampled
 
 
@@ -306,7 +307,8 @@ def test_the_overflow_check_finds_text_wider_than_its_box(tmp_path):
         'digraph { node [fontname="Helvetica" fontsize=10];',
         'narrow [shape=box fixedsize=true width=0.5 label="a label far wider than half an inch"];',
         'fold [shape=note margin="0.02,0.02" label="power iteration (no_grad)\\lv = normalize(W^T u)\\l"];',
-        'subgraph cluster_a { label=""; title [shape=plaintext class="cluster-title" label="a wide cluster title line"];'
+        'subgraph cluster_a { label=""; '
+        'title [shape=plaintext class="cluster-title" label="a wide cluster title line"];'
         ' inside; title -> inside [style=invis]; }',
         'above -> inside [constraint=false]; above -> title [style=invis];',
         'subgraph cluster_b { label="a cluster label, which dot draws edges through"; inner; }',
@@ -376,7 +378,8 @@ def test_spectral_norm_cluster_shows_power_iteration_feeding_sigma(tmp_path):
     assert "drawn as the composite it equals" in norm_title
     assert "weight_orig / sigma" in norm_title
     assert list(titles.values()).count("no gradient") == 1
-    assert re.search(r'label\d+ \[label="no gradient" class="cluster-title"', cluster_block(source, "cluster_norm0_nograd"))
+    no_grad_block = cluster_block(source, "cluster_norm0_nograd")
+    assert re.search(r'label\d+ \[label="no gradient" class="cluster-title"', no_grad_block)
     # the titles sit above everything in their cluster: invisible edges from each title
     assert len(re.findall(r"label\d+ -> \w+ \[style=invis\]", source)) >= 3
     no_grad_block = cluster_block(source, "cluster_norm0_nograd")
@@ -607,10 +610,13 @@ def test_without_dot_cli_subprocess(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    command = [sys.executable, "-c", "import sys; from norms.app.cli import main; sys.exit(main(sys.argv[1:]))", "graph"]
-    ok = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.dot")], env=env, capture_output=True, text=True)
+    program = "import sys; from norms.app.cli import main; sys.exit(main(sys.argv[1:]))"
+    command = [sys.executable, "-c", program, "graph"]
+    ok = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.dot")], env=env, capture_output=True,
+                        text=True)
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.svg")], env=env, capture_output=True, text=True)
+    bad = subprocess.run(command + ["frobenius", "--out", str(tmp_path / "f.svg")], env=env, capture_output=True,
+                         text=True)
     assert bad.returncode != 0
     assert bad.stderr.strip().count("\n") == 0 and "apt-get install graphviz" in bad.stderr
     assert "Traceback" not in bad.stderr

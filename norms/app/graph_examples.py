@@ -4,64 +4,22 @@
     minigrad graph mlp-spectral --out mlp.svg --backward   # gradients and VJPs
     python -m norms.app.graph_examples mlp --out mlp.dot    # the same, without the CLI
 
-Each example builds its graph with the norms package (spectral_norm, weight_norm, and the
-functional norms where they exist; until then the same maths from engine ops, e.g.
-Frobenius = sqrt(sum(x*x))). The output format follows the suffix: .svg, .png, .pdf need Graphviz's
-``dot``; .dot is the DOT text and needs nothing.
+Each example builds its graph with the norms package (spectral_norm, weight_norm,
+frobenius_norm, pixel_norm), whose fused ops are drawn as clusters through the views that
+``norms.views`` registers. The output format follows the suffix: .svg, .png, .pdf need
+Graphviz's ``dot``; .dot is the DOT text, .html the page that steps through backward.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Callable
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import nn, viz
 from minigrad.autograd import record_grads
-
-# ---------------------------------------------------------------------------------------
-# Norms: the real package; engine-op twins only for the norms not written yet
-# ---------------------------------------------------------------------------------------
-
-
-def _norms_function(name: str, *modules: str) -> Callable | None:
-    """``norms.<name>`` (or from one of the submodules), None when it is not written yet."""
-    for module_name in ("norms", *modules):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        function = getattr(module, name, None)
-        if callable(function):
-            return function
-    return None
-
-
-def spectral_norm(module, **options):
-    from norms.spectral import spectral_norm as real
-
-    return real(module, **options)
-
-
-def weight_norm(module, **options):
-    from norms.weight import weight_norm as real
-
-    return real(module, **options)
-
-
-def frobenius_norm(x):
-    function = _norms_function("frobenius_norm", "norms.functional", "norms.matrix")
-    return function(x) if function else mg.sqrt(mg.sum(x * x))
-
-
-def pixel_norm(x, axis: int = 1, eps: float = 1e-8):
-    function = _norms_function("pixel_norm", "norms.activation", "norms.activations")
-    if function:
-        return function(x, axis=axis, eps=eps)
-    return x / mg.sqrt(mg.mean(x * x, axis=axis, keepdims=True) + eps)
+from norms import frobenius_norm, pixel_norm, spectral_norm, weight_norm
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,7 +120,8 @@ def build(example: str, backward: bool = False, **options):
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments of ``minigrad graph`` (shared by the CLI and ``python -m``)."""
     parser.add_argument("example", choices=list(EXAMPLES), help="which graph to draw")
-    parser.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (need Graphviz), .dot, or .html (a page that steps through backward)")
+    parser.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (need Graphviz), .dot, "
+                        "or .html (a page that steps through backward)")
     parser.add_argument("--backward", action="store_true", help="draw the backward pass: gradients and VJPs")
     parser.add_argument("--collapse", action="store_true", help="draw each norm as one node")
     parser.add_argument("--max-nodes", type=int, default=viz.DEFAULT_MAX_NODES, help="node budget")
@@ -203,7 +162,8 @@ def run(args) -> int:
         try:
             page.save(args.out)
         except OSError as error:
-            raise CommandError(f"cannot write --out {args.out!r}: {error.strerror or error}; write somewhere else") from None
+            raise CommandError(f"cannot write --out {args.out!r}: {error.strerror or error}; "
+                               f"write somewhere else") from None
         print(f"wrote {args.out}")
         return 0
     dot = build(
