@@ -47,7 +47,6 @@ import os
 import resource
 import signal
 import time
-from collections import deque
 
 import numpy as np
 

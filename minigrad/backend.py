@@ -84,7 +84,7 @@ def require_numeric(op_name: str, *arrays) -> None:
         if array.dtype == object:
             raise NotSymbolicError(
                 f"{op_name}: has no symbolic form; it got SymPy data of shape {array.shape}. "
-                f"Evaluate the expression at numbers first (e.g. with minigrad.verification.symbolic.substitute) "
+                f"Evaluate the expression at numbers first (e.g. with minigrad.verification.substitute) "
                 f"or use an op that SymPy can express."
             )
 

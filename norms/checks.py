@@ -1,4 +1,7 @@
-"""The functional norms' rows in ``minigrad check`` (imported by ``minigrad.verification.checks.load_plugins``).
+"""The functional norms' rows in ``minigrad check``, registered when this module is imported.
+
+``minigrad check`` (``norms.app.cli.cmd_check``) imports it before running the table, with
+``minigrad.verification.register_check``, the tools' hook for packages built on the engine.
 
 The fused primitives (frobenius_norm, vector_norm, vector_norm_inf, count_nonzero,
 matrix_norm_abs, matrix_norm_svd) are in the engine's REGISTRY already, with their
@@ -17,8 +20,8 @@ import math
 import numpy as np
 
 import norms
-from minigrad.verification.checks import register_check
 from minigrad.tensor import Tensor
+from minigrad.verification.checks import register_check
 
 _U = Tensor._constant(np.array([0.6, 0.8]))
 

@@ -3,7 +3,7 @@
 These do not use the engine at all: every entry builds a norm's forward expression from
 plain SymPy symbols, writes its gradient the way a textbook states it, and asks SymPy
 whether ``closed_form - sympy.diff(forward)`` simplifies to zero. The engine's fused VJPs
-are checked against ``sympy.diff`` separately (``minigrad.verification.symbolic.symbolic_check``) and
+are checked against ``sympy.diff`` separately (``minigrad.verification.symbolic_check``) and
 against these closed forms numerically (tests/test_derivations.py), so closed form, engine
 and SymPy are tied together.
 
@@ -366,16 +366,23 @@ _LATEX = {
     "vector_1": r"\frac{\partial \|x\|_1}{\partial x} = \operatorname{sign}(x)",
     "vector_p": r"\frac{\partial \|x\|_p}{\partial x} = \frac{\operatorname{sign}(x)\,|x|^{p-1}}{\|x\|_p^{p-1}}",
     "vector_p_any": r"\frac{\partial \|x\|_p}{\partial x} = \frac{\operatorname{sign}(x)\,|x|^{p-1}}{\|x\|_p^{p-1}}",
-    "vector_inf": r"\frac{\partial \|x\|_\infty}{\partial x} = \operatorname{sign}(x_k)\, e_k,\quad k = \arg\max_i |x_i|",
-    "normalize": r"\frac{\partial \langle G, x/\|x\|\rangle}{\partial x} = \frac{G - y\,\langle G, y\rangle}{\|x\|},\quad y = \frac{x}{\|x\|}",
-    "matrix_1": r"\frac{\partial \|A\|_1}{\partial A} = \operatorname{sign}(A)\ \text{on column } k = \arg\max_j \textstyle\sum_i |a_{ij}|",
-    "matrix_inf": r"\frac{\partial \|A\|_\infty}{\partial A} = \operatorname{sign}(A)\ \text{on row } k = \arg\max_i \textstyle\sum_j |a_{ij}|",
+    "vector_inf": (r"\frac{\partial \|x\|_\infty}{\partial x} = \operatorname{sign}(x_k)\, e_k,\quad k = \arg\max_i "
+        r"|x_i|"),
+    "normalize": (r"\frac{\partial \langle G, x/\|x\|\rangle}{\partial x} = \frac{G - y\,\langle G, "
+        r"y\rangle}{\|x\|},\quad y = \frac{x}{\|x\|}"),
+    "matrix_1": (r"\frac{\partial \|A\|_1}{\partial A} = \operatorname{sign}(A)\ \text{on column } k = \arg\max_j "
+        r"\textstyle\sum_i |a_{ij}|"),
+    "matrix_inf": (r"\frac{\partial \|A\|_\infty}{\partial A} = \operatorname{sign}(A)\ \text{on row } k = \arg\max_i "
+        r"\textstyle\sum_j |a_{ij}|"),
     "nuclear": r"\frac{\partial \|A\|_*}{\partial A} = U V^\top",
     "matrix_2": r"\frac{\partial \|A\|_2}{\partial A} = u_1 v_1^\top",
     "matrix_-2": r"\frac{\partial \sigma_{\min}(A)}{\partial A} = u_n v_n^\top",
-    "power_iteration": r"\frac{\partial \sigma}{\partial W} = u v^\top + \frac{u_0 (W^\top u - \sigma v)^\top}{\|W^\top u_0\|}",
-    "spectral": r"\frac{\partial \langle G, W/\sigma\rangle}{\partial W} = \frac{G}{\sigma} - \frac{\langle G, W\rangle}{\sigma^2}\, u v^\top",
-    "weight_norm": r"\nabla_g = \frac{\langle G, v\rangle}{\|v\|},\quad \nabla_v = \frac{g}{\|v\|}\Big(G - \frac{\langle G, v\rangle}{\|v\|^2} v\Big)",
+    "power_iteration": (r"\frac{\partial \sigma}{\partial W} = u v^\top + \frac{u_0 (W^\top u - \sigma "
+        r"v)^\top}{\|W^\top u_0\|}"),
+    "spectral": (r"\frac{\partial \langle G, W/\sigma\rangle}{\partial W} = \frac{G}{\sigma} - \frac{\langle G, "
+        r"W\rangle}{\sigma^2}\, u v^\top"),
+    "weight_norm": (r"\nabla_g = \frac{\langle G, v\rangle}{\|v\|},\quad \nabla_v = \frac{g}{\|v\|}\Big(G - "
+        r"\frac{\langle G, v\rangle}{\|v\|^2} v\Big)"),
     "layer_norm": r"\nabla_x = \frac{1}{\sigma}\big(G - \overline{G} - \hat y\,\overline{G \hat y}\big)",
     "batch_norm": r"\nabla_x = \frac{1}{\sigma}\big(G - \overline{G} - \hat x\,\overline{G \hat x}\big)",
     "rms_norm": r"\nabla_x = \frac{1}{\mathrm{rms}(x)}\big(G - y\,\overline{G y}\big)",
@@ -401,7 +408,7 @@ def prove(name: str) -> bool:
 # The engine beside the textbook: ``minigrad derive NAME``
 # ---------------------------------------------------------------------------------------
 # Each entry runs a norm of the engine on symbols and states the textbook gradient for the
-# same symbols, entry by entry, so that minigrad.verification.symbolic.derive_textbook can prove the two
+# same symbols, entry by entry, so that minigrad.verification.derive_textbook can prove the two
 # equal. Functions of a tensor output are made scalar with a symbolic cotangent G (the
 # incoming gradient grad_w, grad_y of the textbook), so the closed form is the VJP itself.
 # eps is 0 (SymPy's symbols are never 0): with eps, every sqrt(mean) below is sqrt(mean + eps).
@@ -563,7 +570,7 @@ def _spectral_normalize_closed(w):
 
 def _register_textbook() -> None:
     import norms
-    from minigrad.verification.symbolic import register_derivation
+    from minigrad.verification.textbook import register_derivation
 
     def register(name, fn, shapes, names, statement, reference, closed_form=None, **options):
         register_derivation(name, fn, shapes, names=names, statement=statement, reference=reference,
@@ -621,7 +628,8 @@ def _register_textbook() -> None:
              "d sigma / dW = u v^T + u0 (W^T u - sigma v)^T / ||W^T u0||  (u0 = (3/5, 4/5))",
              "Miyato et al. (2018), algorithm 1", _power_iteration_closed, check_shapes=_only(((2, 2),)))
     register("spectral-normalize",
-             lambda w: _against(_cotangent(w.shape), norms.spectral_normalize(w, _exact_vector(_U0), _exact_vector(_V0))),
+             lambda w: _against(_cotangent(w.shape),
+                                norms.spectral_normalize(w, _exact_vector(_U0), _exact_vector(_V0))),
              [(2, 2)], ["W"],
              "W / sigma, sigma = u^T W v (u, v constant):  grad_W = G / sigma - (<G, W> / sigma^2) u v^T",
              "Miyato et al. (2018); PyTorch torch/nn/utils/spectral_norm.py", _spectral_normalize_closed,

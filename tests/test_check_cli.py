@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.verification import checks
+from minigrad.verification import check_table, checks
+from minigrad.verification.planted import planted_bug
 from norms.app import cli
 from minigrad.verification.gradcheck import gradcheck
 from minigrad.ops import REGISTRY, apply
@@ -122,11 +123,11 @@ def test_test_only_registry_entries(capsys):
 
 def test_planted_bug_context_restores_inherited_vjps():
     x = mg.tensor(np.array([0.3, -1.2]), requires_grad=True)
-    with checks.planted_bug("tanh", "sign"):
+    with planted_bug("tanh", "sign"):
         assert not gradcheck(mg.tanh, (x,), raise_exception=False)
     assert gradcheck(mg.tanh, (x,))
     with pytest.raises(KeyError, match="no primitive named 'nope'"):
-        with checks.planted_bug("nope"):
+        with planted_bug("nope"):
             pass
 
 
@@ -163,13 +164,13 @@ def test_a_failed_check_prints_its_summary_first_and_one_report(capsys, monkeypa
     assert lines[1] == f"FAILED: mul ({len(failed)} rows)"
     assert lines[2] == "  each VJP checked on its own points at op 'mul' (the gradient of its inputs 0, 1)"
     assert lines[3].startswith("  hint: analytic = 2 x numeric everywhere: a factor of 2 in the VJP")
-    header = lines.index(checks.HEADER)
+    header = lines.index(check_table.HEADER)
     assert 4 < header < 10  # the summary is a few lines, then the table
     # then the table and the first failure only, cut at DETAIL_LINES
     assert f"The first failure in detail (`--verbose` prints all {len(failed)}):" in lines
     assert sum(line.startswith("== mul") for line in lines) == 1
     # header, rule, the rows, rule, counts, 'The first failure...', blank, '== mul ...', the cut report
-    assert len(lines) == header + 2 + len(records) + 2 + 3 + checks.DETAIL_LINES + 1
+    assert len(lines) == header + 2 + len(records) + 2 + 3 + check_table.DETAIL_LINES + 1
     assert lines[-1].endswith("more lines (--verbose)")
 
     code, verbose = _check(capsys, "--op", "mul", "--verbose")
@@ -190,7 +191,7 @@ def test_failure_summary_says_each_kind_of_hint_once():
         "\n  op 'pretend' (node 1 of 2), input 1 'b' of shape (2, 2): analytic 1, numeric 2",
     ]
     other = checks.CheckRecord("other", "composed", ((3,),), "")
-    assert checks.failure_summary([record, record, other]) == [
+    assert check_table.failure_summary([record, record, other]) == [
         "FAILED: pretend (2 rows), other (1 row)",
         "  each VJP checked on its own points at op 'pretend' (the gradient of its inputs 0, 1)",
         "  hint: the analytic gradient is 0 at 12 entries (first at output (0, 0)).",

@@ -12,7 +12,7 @@ import sympy as sp
 import minigrad as mg
 import norms
 from norms.app.cli import main as cli_main
-from minigrad.verification.symbolic import (
+from minigrad.verification import (
     derivations as textbook_entries, derive_textbook, register_derivation, unregister_derivation,
 )
 from norms import derivations
@@ -224,8 +224,9 @@ def test_the_weight_norm_textbook_form_is_the_projection_of_grad_w():
 
 
 def test_a_wrong_closed_form_is_reported_as_differing():
-    register_derivation("frobenius-doubled", norms.frobenius_norm, [(2, 2)], names=["W"], statement="planted: 2 W/||W||",
-                        reference="planted", closed_form=lambda w: [2 * w / sp.sqrt((w * w).sum())])
+    register_derivation("frobenius-doubled", norms.frobenius_norm, [(2, 2)], names=["W"],
+                        statement="planted: 2 W/||W||", reference="planted",
+                        closed_form=lambda w: [2 * w / sp.sqrt((w * w).sum())])
     try:
         result = derive_textbook("frobenius-doubled", budget=30)
         assert not result.ok and result.verdicts == {"W": "differs"}

@@ -12,7 +12,7 @@ import sympy as sp
 import minigrad as mg
 import norms
 from minigrad import backend
-from minigrad.verification.symbolic import derive, symbolic_check
+from minigrad.verification import derive, symbolic_check
 
 ROOT = Path(__file__).resolve().parents[1]
 

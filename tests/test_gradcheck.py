@@ -105,7 +105,8 @@ def test_backward_error_is_reported_with_the_broadcast_hint():
     a, b = _leaf((3, 4), 0), _leaf((1, 4), 1)
     result = check_gradients(lambda a, b: apply(ForgetsUnbroadcast, a, b), (a, b))
     assert not result.ok
-    assert "forgets_unbroadcast: the VJP returned a gradient of shape (3, 4) for an input of shape (1, 4)" in result.report
+    assert ("forgets_unbroadcast: the VJP returned a gradient of shape (3, 4) for an input of shape (1, 4)"
+            in result.report)
     assert "a broadcast sum is missing" in result.report
 
 
@@ -121,7 +122,8 @@ def test_planted_bug_is_caught_with_an_actionable_report(kind):
         assert [p.input for p in failing] == [wrong_input]
         report = result.report
         assert f"gradcheck FAILED for {op.name}" in report
-        assert f"Jacobian mismatch for output 0 (shape {failing[0].output_shape}) with respect to input {wrong_input}" in report
+        assert (f"Jacobian mismatch for output 0 (shape {failing[0].output_shape}) with respect to input "
+                f"{wrong_input}") in report
         worst = failing[0].worst[0]
         # the worst entry's index, analytic, numeric and relative error are printed in a row
         row = f"  {str(worst['output_index']):<14}{str(worst['input_index']):<14}{worst['analytic']:>14.6g}"
@@ -169,7 +171,8 @@ def test_fast_mode_catches_planted_bugs(kind):
         result = check_gradients(function_of(op), inputs_for(shapes, domain), fast_mode=True, seed=0)
         assert not result.ok
         assert [p.input for p in result.pairs if not p.ok] == [wrong_input]
-        assert f"Projection mismatch for output 0 (shape {shapes[0] if kind != 'transposed' else (3, 3)}) with respect to input {wrong_input}" in result.report
+        shown = shapes[0] if kind != 'transposed' else (3, 3)
+        assert f"Projection mismatch for output 0 (shape {shown}) with respect to input {wrong_input}" in result.report
         assert f"op '{op.name}'" in result.report
 
 

@@ -5,17 +5,18 @@ One test parametrized over the whole REGISTRY (every primitive x every example i
 new op cannot be added without being checked (tests/test_worlds.py runs the same examples
 in float32 and SymPy): float64, central
 differences, |a - n| <= 1e-7 + 1e-6 |n| on every Jacobian entry. The composed functions come
-from ``minigrad.verification.checks``' registry, which plugins (norms) extend. Second derivatives are
+from ``minigrad.verification.checks``' registry, which ``norms.checks`` extends. Second derivatives are
 checked for every primitive whose VJP is smooth.
 """
 import numpy as np
 import pytest
 
+import norms.checks  # noqa: F401  (the norms' primitives join the registry, deterministically)
 from minigrad.verification import checks, worlds
+from minigrad.verification.domains import draw_inputs
 from minigrad.verification.gradcheck import check_gradients, check_second_derivatives
 from minigrad.ops import REGISTRY
 
-checks.load_plugins()  # the norms' primitives join the registry, deterministically
 
 PRIMITIVES = checks.primitive_checks(worlds=("float64",))
 COMPOSED = list(checks._CHECKS)
@@ -78,8 +79,8 @@ def test_composed_checks_cover_the_functional_api():
 
 def test_inputs_respect_each_domain():
     rng = np.random.default_rng(0)
-    positive, nonzero = checks.draw_inputs([(50,), (50,)], ["positive", "nonzero"], rng)
+    positive, nonzero = draw_inputs([(50,), (50,)], ["positive", "nonzero"], rng)
     assert positive.min() >= 0.5 and np.abs(nonzero).min() >= 0.5 and (nonzero < 0).any()
-    a, b = checks.draw_inputs([(3, 4), (3, 4)], "distinct", rng)
+    a, b = draw_inputs([(3, 4), (3, 4)], "distinct", rng)
     values = np.sort(np.concatenate([a.ravel(), b.ravel()]))
     assert np.diff(values).min() > 0.19  # no ties within any finite-difference step

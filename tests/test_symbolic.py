@@ -8,15 +8,14 @@ import pytest
 import sympy as sp
 
 import minigrad as mg
+import norms.checks  # noqa: F401  (the norms' rows join the check table)
 from minigrad.verification import checks
 from minigrad.ops import REGISTRY, apply
-from minigrad.verification.symbolic import (
+from minigrad.verification import (
     VERDICTS, SymbolicTooLarge, derive, numeric_check, run_symbolic, substitute, symbolic_check,
 )
 
 from tests._planted import PLANTED, function_of, planted
-
-checks.load_plugins()
 
 
 def _smallest(op):
@@ -51,7 +50,8 @@ def test_ops_without_a_symbolic_form_say_so():
     result = symbolic_check(lambda a: mg.svdvals(a).sum(), [(2, 2)], name="svdvals")
     # not checked is not passed: a caller reading .ok must not take it for a proof
     assert not result.ok and (result.verdict, result.method) == ("not checkable", "not symbolic")
-    assert result.report.startswith("symbolic_check could not check svdvals: not symbolic (svdvals: has no symbolic form")
+    assert result.report.startswith(
+        "symbolic_check could not check svdvals: not symbolic (svdvals: has no symbolic form")
     assert {op.name for op in REGISTRY.values() if not op.symbolic} >= {"svdvals", "svd_u", "svd_v", "cast"}
 
 
@@ -213,7 +213,8 @@ def test_derive_stops_at_its_budget_with_the_same_message():
 def test_budget_none_runs_without_a_limit_and_bad_budgets_are_refused():
     result = symbolic_check(lambda a: (a * a).sum(), [(2,)], budget=None, seed=0)
     assert result.verdict == "proved"
-    with pytest.raises(ValueError, match=r"symbolic_check: budget must be a number of seconds >= 0 \(or None\), got -1"):
+    with pytest.raises(ValueError,
+                       match=r"symbolic_check: budget must be a number of seconds >= 0 \(or None\), got -1"):
         symbolic_check(lambda a: (a * a).sum(), [(2,)], budget=-1)
 
 
@@ -269,7 +270,7 @@ def test_a_budget_that_ends_during_the_points_keeps_the_points_already_matched(m
     import minigrad.verification.symbolic as symbolic
 
     calls = {"count": 0}
-    agree = symbolic._agree
+    agree = symbolic.agree
 
     def slow_after_the_first_point(engine, reference, point):
         calls["count"] += 1
@@ -277,11 +278,12 @@ def test_a_budget_that_ends_during_the_points_keeps_the_points_already_matched(m
             time.sleep(30)
         return agree(engine, reference, point)
 
-    monkeypatch.setattr(symbolic, "_agree", slow_after_the_first_point)
+    monkeypatch.setattr(symbolic, "agree", slow_after_the_first_point)
     rational = lambda a, b: (a * b / (a + b)).sum() * (a + b).sum()  # noqa: E731
     result = symbolic_check(rational, [(2,), (2,)], domain="positive", budget=3, proof_budget=0, seed=0,
                             name="rational")
-    assert (result.ok, result.verdict, result.method, result.points) == (True, "matched at points", "matched at 1 point", 1)
+    assert (result.ok, result.verdict, result.method, result.points) == (
+        True, "matched at points", "matched at 1 point", 1)
     assert result.report.startswith("symbolic_check passed for rational: matched at 1 point (0 of 4 entries simplified "
                                     "to 0; the rest agree at 1 random rational point (exactly); ")
     assert result.report.endswith("; the budget of 3 s ended the check there")

@@ -10,11 +10,11 @@ import pytest
 
 import minigrad as mg
 from minigrad import autograd
+import norms.checks  # noqa: F401  (the norms' primitives join the registry, deterministically)
 from minigrad.verification import checks, worlds
+from minigrad.verification.planted import planted_bug
 from minigrad.ops import REGISTRY
 from minigrad.ops.registry import Primitive, register, unregister
-
-checks.load_plugins()
 
 CASES = [case for op in list(REGISTRY.values()) for case in worlds.cases(op)]
 FAST = sorted(name for name, op in REGISTRY.items() if op.fast_vjp is not None)
@@ -78,7 +78,7 @@ def test_the_fast_vjps_that_exist():
 def test_a_bug_planted_only_in_the_fast_vjp_is_caught_with_the_op_named(name):
     case = worlds.cases(REGISTRY[name])[0]
     assert worlds.check_case(case, "float64").ok
-    with checks.planted_bug(name, "double", target="fast_vjp"):
+    with planted_bug(name, "double", target="fast_vjp"):
         result = worlds.check_case(case, "float64")
         sympy_result = worlds.check_case(case, "sympy", budget=20.0)
     assert not result.ok
@@ -93,7 +93,7 @@ def test_a_bug_planted_only_in_the_fast_vjp_is_caught_with_the_op_named(name):
 @pytest.mark.parametrize("name", FAST)
 def test_a_bug_planted_only_in_the_vjp_is_caught_in_float_and_sympy(name):
     case = worlds.cases(REGISTRY[name])[0]
-    with checks.planted_bug(name, "sign", target="vjp"):
+    with planted_bug(name, "sign", target="vjp"):
         float_result = worlds.check_case(case, "float64")
         sympy_result = worlds.check_case(case, "sympy", budget=20.0)
     assert not float_result.ok and "fast_vjp = vjp" in float_result.report
@@ -127,7 +127,7 @@ def test_removing_a_fast_vjp_changes_no_gradient(name):
 
 def test_a_failure_in_one_world_names_the_world_and_the_comparison():
     (case,) = [c for c in worlds.cases(REGISTRY["mul"]) if c.shapes == ((), (3, 4)) and c.scalar_at is None]
-    with checks.planted_bug("mul", "double", target="vjp"):
+    with planted_bug("mul", "double", target="vjp"):
         result = worlds.check_case(case, "sympy", budget=20.0)
     assert not result.ok
     assert result.report.startswith("mul ((), (3, 4)) in sympy: proof: ")

@@ -1,13 +1,13 @@
-"""``minigrad check``: every gradient in the library, checked two ways, in one table.
+"""The checks behind ``minigrad check``: every gradient in the library, checked three ways.
 
 What is checked
     * every registered primitive (``minigrad.ops.REGISTRY``), once per entry of its
-      ``examples`` list (input shapes, attrs), on inputs drawn from its ``domain``;
-    * every composed function registered here with :func:`register_check` (mean, var,
-      relu, softmax, cross_entropy, ...). Other packages add theirs the same way: the
-      ``norms`` package (imported by :func:`load_plugins` when installed) registers its
-      primitives in the REGISTRY and may call ``register_check`` for composed norms,
-      directly or from a ``norms.checks`` module.
+      ``examples`` list (input shapes, attrs) and data world, on inputs drawn from its
+      ``domain`` (see ``domains``);
+    * every composed function registered with :func:`register_check` (mean, var, relu,
+      softmax, cross_entropy, ...). A package built on minigrad adds its own rows the same
+      way, from a module its application imports before the table is run: the tools here
+      never import a package above the engine.
 
 How
     1. central finite differences (``gradcheck``, float64, the full Jacobian), with the
@@ -19,17 +19,12 @@ How
 
 A planted bug shows the checks bite: ``MINIGRAD_PLANT_BUG=mul`` (or ``mul:sign``,
 ``matmul:transpose``, ``exp:zero``; the default kind is ``double``) spoils that primitive's
-VJP for the run, and ``minigrad check`` exits 1.
+VJP for the run (see ``planted``), and ``minigrad check`` exits 1. The table itself is
+printed by ``check_table``.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
-import importlib.util
-import json
-import os
-import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -37,17 +32,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from minigrad.ops import REGISTRY
 from minigrad.tensor import Tensor
+from minigrad.verification import worlds as world_checks
+from minigrad.verification.domains import draw_inputs, symbolic_domain
+from minigrad.verification.gradcheck import check_gradients, check_second_derivatives
+from minigrad.verification.planted import parse_plant, planted_bug
+from minigrad.verification.symbolic import symbolic_check
 
 #: the tolerance of ``minigrad check``'s finite-difference column (PyTorch's is 1e-5 / 1e-3)
 FD_ATOL = 1e-7
 FD_RTOL = 1e-6
 #: seconds each symbolic proof may take before falling back to rational points
 SYMBOLIC_BUDGET = 10.0
-#: packages that register their own checks when imported
-PLUGINS = ("norms",)
-#: the kinds of planted bug ``MINIGRAD_PLANT_BUG=<op>:<kind>`` knows
-PLANT_KINDS = ("double", "sign", "zero", "transpose")
 
 
 @dataclass
@@ -96,7 +93,7 @@ def register_check(
     package that builds on minigrad)::
 
         from minigrad.verification.checks import register_check
-        register_check("frobenius", lambda a: norms.frobenius(a), [(3, 4)], kind="norm")
+        register_check("frobenius", lambda a: frobenius(a), [(3, 4)], kind="norm")
     """
     entry = CheckEntry(
         name=name, fn=fn, shapes=tuple(tuple(s) for s in shapes), domain=domain,
@@ -112,25 +109,12 @@ def unregister_check(name: str) -> None:
     _CHECKS[:] = [entry for entry in _CHECKS if entry.name != name]
 
 
-def load_plugins() -> None:
-    """Import the packages that register checks (``norms``), when they are installed."""
-    for package in PLUGINS:
-        if importlib.util.find_spec(package) is None:
-            continue
-        importlib.import_module(package)
-        if importlib.util.find_spec(f"{package}.checks") is not None:
-            importlib.import_module(f"{package}.checks")
-
-
 def primitive_checks(worlds: Sequence[str] | None = None) -> list:
     """One entry per (primitive, example, world), read from the REGISTRY at call time.
 
     The examples include, for binary elementwise ops, a Python number as either operand
     (see ``minigrad.verification.worlds.cases``). ``worlds`` picks some of float64, float32, sympy.
     """
-    from minigrad.verification import worlds as world_checks
-    from minigrad.ops import REGISTRY
-
     chosen = tuple(worlds) if worlds is not None else world_checks.WORLDS
     entries = []
     for op in list(REGISTRY.values()):
@@ -151,7 +135,7 @@ def primitive_checks(worlds: Sequence[str] | None = None) -> list:
 
 
 def all_checks() -> list:
-    """Primitives first (registry order), then composed functions and plugins."""
+    """Primitives first (registry order), then the registered functions (composed, and other packages')."""
     return primitive_checks() + list(_CHECKS)
 
 
@@ -175,45 +159,6 @@ def describe_attrs(attrs: dict) -> str:
             text = repr(value)
         parts.append(f"{key}={text}")
     return " ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------
-# Inputs
-# ---------------------------------------------------------------------------------------
-def draw_inputs(shapes: Sequence[tuple], domain, rng: np.random.Generator) -> list:
-    """Float64 arrays for the given shapes, from the domain (one for all, or one per input).
-
-    real: standard normal. positive: uniform on [0.5, 2]. nonzero: +-uniform on [0.5, 2]
-    (away from the kink of |x| and the pole of 1/x). distinct: all entries of all inputs
-    different by at least 0.2, so max and maximum never meet a tie within eps.
-    """
-    shapes = [tuple(s) for s in shapes]
-    domains = [domain] * len(shapes) if isinstance(domain, str) else list(domain)
-    if "distinct" in domains:
-        total = sum(int(np.prod(s)) for s in shapes)
-        pool = (rng.permutation(total) - total / 2) * 0.3 + rng.uniform(-0.05, 0.05, size=total)
-        arrays, start = [], 0
-        for shape in shapes:
-            size = int(np.prod(shape))
-            arrays.append(pool[start: start + size].reshape(shape))
-            start += size
-        return arrays
-    arrays = []
-    for shape, kind in zip(shapes, domains):
-        if kind == "positive":
-            arrays.append(rng.uniform(0.5, 2.0, size=shape))
-        elif kind == "nonzero":
-            arrays.append(rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape))
-        else:
-            arrays.append(rng.standard_normal(shape))
-    return arrays
-
-
-def _symbolic_domain(domain):
-    """Symbols need assumptions, not draws: "distinct" is just "real" for SymPy."""
-    if isinstance(domain, str):
-        return "real" if domain == "distinct" else domain
-    return ["real" if d == "distinct" else d for d in domain]
 
 
 def entry_seed(entry: CheckEntry, seed: int) -> int:
@@ -267,9 +212,6 @@ class CheckRecord:
 def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = True, seed: int = 0,
               budget: float = SYMBOLIC_BUDGET) -> CheckRecord:
     """Finite differences, then SymPy, then second derivatives, for one entry."""
-    from minigrad.verification.gradcheck import check_gradients, check_second_derivatives
-    from minigrad.verification.symbolic import symbolic_check
-
     started = time.perf_counter()
     record = CheckRecord(entry.name, entry.kind, entry.shapes, entry.attrs, world=entry.world)
     if entry.world and entry.world != "float64":
@@ -294,7 +236,7 @@ def run_entry(entry: CheckEntry, symbolic: bool = True, second_order: bool = Tru
     else:
         try:
             result = symbolic_check(
-                entry.fn, entry.shapes, domain=_symbolic_domain(entry.domain), budget=budget,
+                entry.fn, entry.shapes, domain=symbolic_domain(entry.domain), budget=budget,
                 seed=entry_seed(entry, seed), name=entry.name,
             )
             # "not checkable" (no symbolic form, or too large for the budget) is shown, not
@@ -330,12 +272,10 @@ def _run_world(entry: CheckEntry, record: CheckRecord, symbolic: bool, budget: f
     recorded one (``vjp``) to their finite differences; float32 rows compare with float64;
     sympy rows prove the gradient. The ``symbolic`` column says what the world showed.
     """
-    from minigrad.verification.worlds import check_case
-
     if entry.world == "sympy" and not symbolic:
         record.symbolic = "skipped"
         return
-    result = check_case(entry.case, entry.world, budget=budget)
+    result = world_checks.check_case(entry.case, entry.world, budget=budget)
     if entry.world == "sympy":
         record.symbolic = result.details.get("proof") or result.details.get("symbols", "error")
         if record.symbolic.startswith("refused"):
@@ -352,83 +292,17 @@ def _run_world(entry: CheckEntry, record: CheckRecord, symbolic: bool, budget: f
     if not result.ok:
         record.reports.append(result.report)
 
-
-# ---------------------------------------------------------------------------------------
-# Planted bugs
-# ---------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def planted_bug(op_name: str, kind: str = "double", target: str = "both"):
-    """Spoil primitive ``op_name``'s VJP inside the block (restored afterwards).
-
-    Kinds: double (every gradient times 2), sign (negated), zero (all zeros), transpose
-    (last two axes swapped when square; otherwise reversed along the last axis).
-    ``target`` says which VJP is spoiled: "vjp" (the tensor formula), "fast_vjp" (the
-    array-level one, for ops that have it) or "both".
-    """
-    from minigrad.ops import REGISTRY, mul, neg, swapaxes, getitem
-
-    if op_name not in REGISTRY:
-        raise KeyError(f"planted_bug: no primitive named {op_name!r}; known: {', '.join(sorted(REGISTRY))}")
-    if kind not in PLANT_KINDS:
-        raise ValueError(f"planted_bug: kind must be one of {', '.join(PLANT_KINDS)}, got {kind!r}")
-    if target not in ("vjp", "fast_vjp", "both"):
-        raise ValueError(f"planted_bug: target must be 'vjp', 'fast_vjp' or 'both', got {target!r}")
-    op = REGISTRY[op_name]
-    if target == "fast_vjp" and op.fast_vjp is None:
-        raise ValueError(f"planted_bug: primitive {op_name!r} has no fast_vjp to spoil")
-
-    def spoil(g):
-        if g is None:
-            return None
-        if kind == "double":
-            return mul(g, 2.0)
-        if kind == "sign":
-            return neg(g)
-        if kind == "zero":
-            return mul(g, 0.0)
-        if g.ndim >= 2 and g.shape[-1] == g.shape[-2]:
-            return swapaxes(g, -1, -2)
-        return getitem(g, (Ellipsis, slice(None, None, -1))) if g.ndim else mul(g, 2.0)
-
-    names = ("vjp", "fast_vjp") if target == "both" else (target,)
-    names = tuple(n for n in names if getattr(op, n) is not None)
-    saved = {n: op.__dict__[n] for n in names if n in op.__dict__}
-
-    def spoiled(original):
-        def wrong_vjp(ctx, grad):
-            return tuple(spoil(g) for g in original(ctx, grad))
-
-        return staticmethod(wrong_vjp)
-
-    for n in names:
-        setattr(op, n, spoiled(getattr(op, n)))
-    try:
-        yield op
-    finally:
-        for n in names:
-            if n in saved:
-                setattr(op, n, saved[n])
-            else:
-                delattr(op, n)
-
-
-def _parse_plant(value: str) -> tuple:
-    name, _, kind = value.partition(":")
-    return name.strip(), (kind.strip() or "double")
-
-
 # ---------------------------------------------------------------------------------------
 # The command
 # ---------------------------------------------------------------------------------------
 def run_checks(names: Sequence[str] | None = None, symbolic: bool = True, second_order: bool = True,
                seed: int = 0, plant: str | None = None, progress=None) -> list:
     """Run the checks (all, or those called ``names``) and return their CheckRecords."""
-    load_plugins()
     entries = all_checks()
     if names:
         wanted = {n.lower().replace("-", "_") for n in names}
         entries = [e for e in entries if e.name.lower().replace("-", "_") in wanted]
-    context = planted_bug(*_parse_plant(plant)) if plant else contextlib.nullcontext()
+    context = planted_bug(*parse_plant(plant)) if plant else contextlib.nullcontext()
     records = []
     with context:
         for entry in entries:
@@ -437,184 +311,6 @@ def run_checks(names: Sequence[str] | None = None, symbolic: bool = True, second
             if progress is not None:
                 progress(record)
     return records
-
-
-def _table_row(record: CheckRecord) -> str:
-    shapes = ", ".join(str(s) for s in record.shapes)
-    if record.world in ("float32", "sympy"):
-        fd = "-"  # finite differences run in the float64 row
-    else:
-        fd = f"{record.fd_max_rel_error:.1e}" if record.fd_max_rel_error == record.fd_max_rel_error else "error"
-    status = "ok" if record.ok else "FAIL"
-    world = record.world or "f64+sympy"
-    return (f"{record.name:<20} {world:<9} {shapes:<28.28} {record.attrs:<26.26} {fd:>10} "
-            f"{record.second_order:>6}  {record.symbolic:<20} {record.seconds:>6.2f}s  {status}")
-
-
-HEADER = (f"{'op':<20} {'world':<9} {'shapes':<28} {'attrs':<26} {'FD max rel':>10} {'2nd':>6}  "
-          f"{'symbolic':<20} {'time':>7}  result")
-
-
-#: Without --verbose, a failed check prints this many lines of its first report.
-DETAIL_LINES = 25
-
-
-def _record_title(record: CheckRecord) -> str:
-    world = f" [{record.world}]" if getattr(record, "world", "") else ""
-    return f"{record.name} {', '.join(str(s) for s in record.shapes)} {record.attrs}".rstrip() + world
-
-
-def failure_summary(failed: Sequence[CheckRecord]) -> list:
-    """A few lines on what failed: the ops and rows, the VJPs the per-op search blames, the hints.
-
-    The hints and the blamed VJPs are read from the reports (lines ``hint: ...`` and ``op 'NAME'
-    (node i of n), input k ...``), each said once however many rows repeat it.
-    """
-    import re
-
-    rows: dict = {}
-    blamed: dict = {}
-    hints: list = []
-    kinds: set = set()
-    for record in failed:
-        rows[record.name] = rows.get(record.name, 0) + 1
-        for report in record.reports:
-            for line in report.splitlines():
-                text = line.strip()
-                if text.startswith("hint:"):
-                    # the same advice about other entries or rows is said once
-                    kind = re.sub(r"\([^)]*\)|\d+", "#", text)
-                    if kind not in kinds:
-                        kinds.add(kind)
-                        hints.append(text)
-                match = re.match(r"op '([^']+)' \(node [^)]*\), input (\d+)", text)
-                if match:
-                    blamed.setdefault(match.group(1), set()).add(int(match.group(2)))
-    where = ", ".join(f"{name} ({count} row{'s' if count > 1 else ''})" for name, count in rows.items())
-    lines = [f"FAILED: {where}"]
-    for name, inputs in blamed.items():
-        which = ", ".join(str(i) for i in sorted(inputs))
-        lines.append(f"  each VJP checked on its own points at op '{name}' "
-                     f"(the gradient of its input{'s' if len(inputs) > 1 else ''} {which})")
-    lines.extend(f"  {hint}" for hint in hints[:4])
-    if len(hints) > 4:
-        lines.append(f"  ({len(hints) - 4} more kinds of hint in the details: --verbose)")
-    return lines
-
-
-def _print_summary(failed: Sequence[CheckRecord], out) -> None:
-    for line in failure_summary(failed):
-        print(line, file=out)
-
-
-def _print_details(failed: Sequence[CheckRecord], out, verbose: bool) -> None:
-    """The first failure's report (every report with ``verbose``), after the summary."""
-    shown = failed if verbose else failed[:1]
-    if not verbose:
-        print(f"The first failure in detail (`--verbose` prints all {len(failed)}):", file=out)
-    for record in shown:
-        print(f"\n== {_record_title(record)}", file=out)
-        lines = "\n".join(record.reports).splitlines()
-        if not verbose and len(lines) > DETAIL_LINES:
-            lines = lines[:DETAIL_LINES] + [f"... {len(lines) - DETAIL_LINES} more lines (--verbose)"]
-        for line in lines:
-            print(line, file=out)
-
-
-def run(args) -> int:
-    """Entry point of ``minigrad check`` (args from cli.py: op, json, no_symbolic, verbose)."""
-    names = getattr(args, "op", None) or None
-    if isinstance(names, str):
-        names = [names]
-    as_json = bool(getattr(args, "json", False))
-    verbose = bool(getattr(args, "verbose", False))
-    symbolic = not getattr(args, "no_symbolic", False)
-    plant = getattr(args, "plant_bug", None) or os.environ.get("MINIGRAD_PLANT_BUG") or None
-    out = sys.stdout
-
-    load_plugins()
-    if names:
-        known = {e.name.lower().replace("-", "_") for e in all_checks()}
-        unknown = [n for n in names if n.lower().replace("-", "_") not in known]
-        if unknown:
-            print(f"minigrad check: no op or function named {', '.join(map(repr, unknown))}; pass --op with "
-                  f"one of: {', '.join(sorted({e.name for e in all_checks()}))}", file=sys.stderr)
-            return 2
-    if plant:
-        name, kind = _parse_plant(plant)
-        from minigrad.ops import REGISTRY
-
-        if name not in REGISTRY or kind not in PLANT_KINDS:
-            print(f"minigrad check: MINIGRAD_PLANT_BUG={plant!r} must be <primitive>[:<kind>] with a "
-                  f"registered primitive and kind in {', '.join(PLANT_KINDS)}", file=sys.stderr)
-            return 2
-        print(f"minigrad check: planted bug: the VJP of '{name}' is spoiled ({kind})", file=sys.stderr)
-
-    started = time.perf_counter()
-    # A run over a few named ops takes seconds: its table is held back so that, when a row
-    # fails, the summary (which VJP, which hint) comes first. The whole table is printed as
-    # it goes, and its summary follows it.
-    held_back = bool(names)
-    table: list = []
-
-    def emit(line: str) -> None:
-        if held_back:
-            table.append(line)
-        else:
-            print(line, file=out, flush=True)
-
-    if not as_json:
-        emit(HEADER)
-        emit("-" * len(HEADER))
-
-    def progress(record):
-        if not as_json:
-            emit(_table_row(record))
-
-    records = run_checks(names, symbolic=symbolic, plant=plant, progress=progress)
-    failed = [r for r in records if not r.ok]
-    elapsed = time.perf_counter() - started
-    if as_json:
-        json.dump({
-            "ok": not failed, "checks": len(records), "failed": len(failed),
-            "seconds": round(elapsed, 3), "planted_bug": plant,
-            "results": [r.as_dict() for r in records],
-        }, out, indent=2, default=str)
-        out.write("\n")
-    else:
-        proved = sum(1 for r in records if r.symbolic == "proved")
-        matched = sum(1 for r in records if r.symbolic.startswith("matched"))
-        # (a row too large to prove within its budget is no finding about the op, but it is
-        # no proof either: the count says how many there were)
-        too_large = sum(1 for r in records if r.symbolic.startswith("too large"))
-        unproved = f", {too_large} too large to prove in the budget" if too_large else ""
-        counts = (f"{len(records)} checks, {len(records) - len(failed)} passed, {len(failed)} failed; "
-                  f"symbolic: {proved} proved, {matched} matched at points{unproved}; {elapsed:.1f} s")
-        if failed and held_back:
-            print(counts, file=out)
-            _print_summary(failed, out)
-            print(file=out)
-        for line in table:
-            print(line, file=out)
-        print("-" * len(HEADER), file=out)
-        print(counts, file=out)
-        if failed:
-            if not held_back:
-                _print_summary(failed, out)
-            _print_details(failed, out, verbose)
-    return 1 if failed else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigrad.verification.checks [--op NAME] [--json] [--no-symbolic] [--plant-bug OP[:KIND]]``."""
-    parser = argparse.ArgumentParser(prog="python -m minigrad.verification.checks", description=__doc__.split("\n")[0])
-    parser.add_argument("--op", action="append")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--no-symbolic", action="store_true")
-    parser.add_argument("--verbose", action="store_true", help="print every failed check's report")
-    parser.add_argument("--plant-bug", default=None, help="spoil a primitive's VJP: OP[:double|sign|zero|transpose]")
-    return run(parser.parse_args(argv))
-
 
 # ---------------------------------------------------------------------------------------
 # The composed functions (minigrad.functional and friends)
@@ -656,7 +352,3 @@ def _register_composed() -> None:
 
 
 _register_composed()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -35,6 +35,9 @@ import numpy as np
 
 from minigrad.autograd import GradMode, grad as _grad, no_grad
 from minigrad.tensor import Tensor, lift
+from minigrad.verification.domains import draw_inputs
+from minigrad.verification.symbolic import symbolic_check
+from minigrad.verification.symbolic_run import symbolic_inputs
 
 WORLDS = ("float64", "float32", "sympy")
 #: fast_vjp against vjp, relative to the largest gradient entry (a few ulps of float64)
@@ -124,8 +127,6 @@ def _seed(case: WorldCase) -> int:
 
 
 def _inputs(case: WorldCase, dtype) -> list:
-    from minigrad.verification.checks import draw_inputs
-
     rng = np.random.default_rng(_seed(case))
     domain = case.op.domain
     if not isinstance(domain, str):
@@ -246,7 +247,6 @@ def _fast_equals_vjp(case: WorldCase, result: WorldResult) -> None:
 
 def _sympy_world(case: WorldCase, result: WorldResult, budget: float) -> None:
     from minigrad import backend
-    from minigrad.verification.symbolic import symbolic_check, symbolic_inputs
 
     sp = backend.sympy()
     fn = case.function()

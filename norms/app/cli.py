@@ -91,7 +91,7 @@ def cmd_tour(args) -> int:
 def cmd_check(args) -> int:
     import norms.checks  # noqa: F401  (registers the norms' rows with the check table)
 
-    return _run("check", "minigrad.verification.checks", "run", args)
+    return _run("check", "minigrad.verification.check_table", "run", args)
 
 
 def cmd_graph(args) -> int:
@@ -99,7 +99,7 @@ def cmd_graph(args) -> int:
 
 
 def cmd_derive(args) -> int:
-    return _run("derive", "minigrad.verification.symbolic", "run_cli", args)
+    return _run("derive", "norms.app.derive", "run", args)
 
 
 def cmd_grade(args) -> int:
