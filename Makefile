@@ -11,7 +11,7 @@ EXTRAS := dev$(if $(filter 1,$(MINIGRAD_ORACLE)),$(comma)oracle,)
 # One stamp per set of extras: asking for the oracle later still installs it.
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: setup tour test bench oracle graphviz browser docs-graph clean
+.PHONY: setup tour test lint bench oracle graphviz browser docs-graph clean
 
 setup: $(STAMP) graphviz
 
@@ -50,11 +50,16 @@ tour: setup
 # The whole suite, then the proof table: every primitive x example x world (float64, float32,
 # SymPy) and every composed function, which must all pass (the table goes to a file; it is
 # shown when something fails).
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest
 	@echo "minigrad check (every primitive x example x world; the table is in .minigrad-check.txt)"
 	@$(BIN)/minigrad check > .minigrad-check.txt 2>&1 || { cat .minigrad-check.txt; exit 1; }
 	@grep -E '^[0-9]+ checks, ' .minigrad-check.txt
+
+# The code's shape: ruff's rules and the layer contracts (both configured in pyproject.toml).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 oracle:
 	$(MAKE) setup MINIGRAD_ORACLE=1

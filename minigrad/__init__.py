@@ -9,7 +9,7 @@ from minigrad.tensor import (
     Tensor, arange, eye, from_numpy, full, lift, ones, ones_like, rand, randn, symbols, tensor, zeros,
     zeros_like,
 )
-from minigrad import tensor_methods  # noqa: F401  (adds Tensor's operators and methods to the class)
+from minigrad import tensor_methods as tensor_methods  # adds Tensor's operators and methods to the class
 from minigrad.autograd import enable_grad, grad, is_grad_enabled, no_grad
 from minigrad.random import manual_seed
 from minigrad.ops import (
@@ -36,3 +36,16 @@ float32 = "float32"
 float64 = "float64"
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "broadcast_to",
+    "cat", "chunk", "clamp", "concatenate", "cos", "cross_entropy", "detect_anomaly", "div",
+    "enable_grad", "erf", "exp", "eye", "flatten", "float32", "float64", "from_numpy", "full",
+    "getitem", "grad", "is_grad_enabled", "leaky_relu", "lift", "load", "log", "log_softmax",
+    "logsumexp", "manual_seed", "masked_fill", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mse_loss", "mul", "neg", "nn", "no_grad", "ones", "ones_like", "optim", "permute",
+    "pow", "prod", "rand", "randn", "relu", "repeat", "reshape", "return_types", "save", "sigmoid",
+    "sin", "softmax", "sort", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "svd",
+    "svdvals", "swapaxes", "symbols", "tanh", "tensor", "Tensor", "topk",
+    "transpose", "unbroadcast", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]

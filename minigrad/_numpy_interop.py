@@ -54,7 +54,7 @@ def _on_values(name: str, call, args, kwargs):
     result = call(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
     if _recorded(args, kwargs):
         dtypes = [np.asarray(r).dtype for r in (result if isinstance(result, tuple) else (result,))]
-        if any(d != bool for d in dtypes):
+        if any(d.kind != "b" for d in dtypes):
             raise TypeError(
                 f"numpy.{name}: minigrad has no counterpart of this function, and NumPy would "
                 f"return plain numbers, dropping the gradient of a tensor that requires grad. "

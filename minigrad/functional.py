@@ -225,7 +225,7 @@ def linear_composed(x, weight, bias=None) -> Tensor:
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 
-class return_types:  # noqa: N801  (PyTorch's name: torch.return_types.max and friends)
+class return_types:  # (PyTorch's name: torch.return_types.max and friends)
     """The named tuples of (values, indices) that ``max``/``min``/``sort``/``topk`` return."""
 
     max = namedtuple("max", ["values", "indices"])
@@ -407,7 +407,7 @@ def prod(x, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     return ops.reshape(out, kept_shape) if keepdim else out
 
 
-def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's argument names)
+def clamp(x, min=None, max=None) -> Tensor:  # (PyTorch's argument names)
     """x limited to [min, max]; the gradient passes where min <= x <= max (ends included).
 
     PyTorch's rule: d clamp / dx = 1 on the closed interval, 0 outside. NaN stays NaN.
@@ -471,7 +471,9 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != length or min(sizes, default=0) < 0:
-            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to {length} (dim {dim} of shape {x.shape})")
+            raise ValueError(
+                f"split: sizes {sizes} must be non-negative and add up to {length} (dim {dim} of shape {x.shape})"
+            )
     pieces, start = [], 0
     for size in sizes:
         pieces.append(ops.getitem(x, (slice(None),) * axis + (slice(start, start + size),)))
@@ -492,7 +494,10 @@ def unsqueeze(x, dim: int) -> Tensor:
     """``x`` with a new axis of length 1 at ``dim`` (in [-ndim-1, ndim])."""
     x = lift(x)
     if not isinstance(dim, (int, np.integer)) or not -x.ndim - 1 <= dim <= x.ndim:
-        raise IndexError(f"unsqueeze: dim {dim!r} is out of range for a tensor of {x.ndim} dimension(s); use [{-x.ndim - 1}, {x.ndim}]")
+        raise IndexError(
+            f"unsqueeze: dim {dim!r} is out of range for a tensor of {x.ndim} dimension(s); "
+            f"use [{-x.ndim - 1}, {x.ndim}]"
+        )
     dim = int(dim) % (x.ndim + 1)
     return ops.reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 

@@ -3,6 +3,10 @@
 ``norms.derivations`` (the SymPy closed forms) is loaded on first use, so that
 ``import norms`` does not pay for importing SymPy.
 """
+#: minigrad's register() holds the norms' primitives to the engine's rule: each lists examples
+#: for the checks in every world, a 0-d operand among them (see minigrad.ops.registry).
+__minigrad_library__ = True
+
 from importlib import import_module
 
 from norms.spectral import remove_spectral_norm, spectral_norm, spectral_normalize, spectral_normalize_composed

@@ -28,6 +28,7 @@ operands are where broadcasting and SymPy scalars break first.
 from __future__ import annotations
 
 import re
+import sys
 from types import MappingProxyType
 
 import numpy as np
@@ -73,7 +74,7 @@ def register(cls):
         raise ValueError(f"register: primitive {cls.__qualname__} has no name")
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
         raise ValueError(f"register: a primitive named '{cls.name}' is already registered")
-    if cls.__module__.partition(".")[0] in LIBRARY_PACKAGES:
+    if _is_library_primitive(cls):
         _require_examples(cls)
     if cls.vjp is Primitive.vjp:
 
@@ -85,9 +86,15 @@ def register(cls):
     return cls
 
 
-#: the packages whose primitives must come with checkable examples (see _require_examples);
-#: a user's own primitives (a test, a tutorial, coursework) are free to register without
-LIBRARY_PACKAGES = ("minigrad", "norms")
+def _is_library_primitive(cls) -> bool:
+    """Is ``cls`` part of minigrad, or of a library that asks to be checked like it?
+
+    A library built on minigrad asks by setting ``__minigrad_library__ = True`` in its
+    package's ``__init__.py`` (before it imports its modules). A user's own primitives (a
+    test, a tutorial, coursework) are free to register without examples.
+    """
+    package = cls.__module__.partition(".")[0]
+    return package == "minigrad" or getattr(sys.modules.get(package), "__minigrad_library__", False) is True
 
 
 def _require_examples(cls) -> None:
