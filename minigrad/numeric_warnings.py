@@ -3,8 +3,9 @@
 ``minigrad.log(x)`` with a zero in ``x`` makes NumPy warn "divide by zero encountered in
 log" from a line deep inside the engine, with that file's path and source line: the
 reader learns nothing about which of their ops did it. While minigrad is imported, such a
-warning (a RuntimeWarning raised by code in the engine's or the norms' files) is shown
-instead as one line at the user's own call, naming the op::
+warning (a RuntimeWarning raised by code in the engine's files, or in the folder of a
+package that asked for it with :func:`restate_warnings_from`) is shown instead as one line
+at the user's own call, naming the op::
 
     train.py:12: RuntimeWarning: log: divide by zero encountered in log (input shape (3,));
     the result holds inf or nan. numpy.errstate(divide='ignore') around the call silences it.
@@ -20,14 +21,36 @@ import os
 import sys
 import warnings
 
-_PACKAGES = tuple(
-    os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (__file__, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "norms", "x"))
-)
+#: the folders whose warnings are restated (and whose frames are not the user's): minigrad's
+#: own, and those added by restate_warnings_from
+_PACKAGES: tuple = (os.path.dirname(os.path.abspath(__file__)) + os.sep,)
 #: the NumPy condition named in the message -> the errstate keyword that controls it
 _CONDITIONS = {"divide by zero": "divide", "overflow": "over", "underflow": "under", "invalid value": "invalid"}
 
 _previous_showwarning = None
+
+
+def restate_warnings_from(package_dir: str) -> None:
+    """Restate the floating-point warnings raised by code under ``package_dir`` as well.
+
+    A package of primitives built on minigrad calls this once, when it is imported, with its
+    own folder::
+
+        restate_warnings_from(os.path.dirname(os.path.abspath(__file__)))
+
+    Its ops' warnings are then shown as one line at the user's call, naming the op, and its
+    frames are passed over when looking for that call, as minigrad's are. Calling it again
+    with the same folder changes nothing.
+    """
+    global _PACKAGES
+    if not isinstance(package_dir, (str, os.PathLike)) or not os.path.isdir(package_dir):
+        raise ValueError(
+            f"restate_warnings_from: {package_dir!r} is not a folder; pass the package's folder, "
+            f"e.g. os.path.dirname(os.path.abspath(__file__)) in its __init__.py"
+        )
+    folder = os.path.join(os.path.abspath(package_dir), "")
+    if folder not in _PACKAGES:
+        _PACKAGES += (folder,)
 
 
 def _inside(filename: str) -> bool:

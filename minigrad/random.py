@@ -1,7 +1,8 @@
-"""One NumPy Generator behind every random draw in minigrad (and norms).
+"""One NumPy Generator behind every random draw in minigrad and the packages built on it.
 
 ``manual_seed(n)`` replaces it, so a seeded program is reproducible end to end: layer
-initialisation, spectral norm's u and v, ``randn`` and the checkers' random directions.
+initialisation, dropout masks, ``randn``, the checkers' random directions, and any draw a
+package on top makes through ``generator()``.
 """
 from __future__ import annotations
 

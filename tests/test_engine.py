@@ -1,6 +1,7 @@
 """The engine's promises: gradients, second derivatives, deep graphs, memory,
 the symbolic world, and the errors a learner meets first."""
 import gc
+import os
 import tracemalloc
 
 import numpy as np
@@ -278,7 +279,8 @@ def test_vjp_returning_wrong_shape_is_caught():
 
     try:
         x = mg.randn(3, requires_grad=True)
-        with pytest.raises(RuntimeError, match=r"test_bad_shape: the VJP returned a gradient of shape \(\) for an input of shape \(3,\)"):
+        message = r"test_bad_shape: the VJP returned a gradient of shape \(\) for an input of shape \(3,\)"
+        with pytest.raises(RuntimeError, match=message):
             apply(BadShape, x).sum().backward()
     finally:
         unregister("test_bad_shape")
@@ -429,3 +431,68 @@ def test_backward_visits_a_node_only_after_all_its_consumers():
     y.backward()
     slope = 1 - np.tanh(x.data) ** 2
     np.testing.assert_allclose(x.grad.data, slope * (3.0 + 1.01 ** 50), rtol=1e-13)
+
+
+# -- NumPy's warnings from a package built on minigrad --------------------------------------
+_LIBRARY = '''
+import numpy as np
+from minigrad.ops import Primitive, apply, register
+
+
+@register
+class Ln(Primitive):
+    name = "mylib_ln"
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.log(a)
+
+
+def ln(x):
+    return apply(Ln, x)
+'''
+
+
+def _warnings_of(tmp_path, script: str) -> list:
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "mylib").mkdir(exist_ok=True)
+    (tmp_path / "mylib" / "__init__.py").write_text(_LIBRARY)
+    done = subprocess.run([sys.executable, "-W", "default", "-c", textwrap.dedent(script)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stderr.strip().splitlines()
+
+
+def test_a_package_that_asks_has_its_ops_warnings_restated_at_the_users_line(tmp_path):
+    lines = _warnings_of(tmp_path, """
+        import os, minigrad as mg, mylib
+        mg.numeric_warnings.restate_warnings_from(os.path.dirname(mylib.__file__))
+        mylib.ln(mg.tensor([0.0, 2.0]))
+    """)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "<string>:4: RuntimeWarning: mylib_ln: divide by zero encountered in log (input shape (2,)); "
+        "the result holds inf or nan. numpy.errstate(divide='ignore') around the call silences it.")
+
+
+def test_a_package_that_does_not_ask_keeps_numpys_own_warning(tmp_path):
+    lines = _warnings_of(tmp_path, """
+        import minigrad as mg, mylib
+        mylib.ln(mg.tensor([0.0, 2.0]))
+    """)
+    assert lines[0].endswith("RuntimeWarning: divide by zero encountered in log"), lines
+    assert lines[0].startswith(str(tmp_path / "mylib" / "__init__.py") + ":12:"), lines
+    assert "mylib_ln" not in "\n".join(lines)
+
+
+def test_restate_warnings_from_refuses_what_is_not_a_folder_and_adds_a_folder_once(tmp_path):
+    from minigrad import numeric_warnings
+
+    before = numeric_warnings._PACKAGES
+    with pytest.raises(ValueError, match=r"restate_warnings_from: '.*nowhere' is not a folder; pass the package's"):
+        numeric_warnings.restate_warnings_from(str(tmp_path / "nowhere"))
+    numeric_warnings.restate_warnings_from(os.path.dirname(mg.__file__))  # minigrad's own: already there
+    assert numeric_warnings._PACKAGES == before

@@ -1,7 +1,7 @@
 """BatchNorm2d and LayerNorm with PyTorch's parameters, buffers and state_dict keys.
 
-These are the working layers; the norms package keeps the teaching versions with their
-derivations (norms.activation), which these agree with.
+These are the working layers, composed from the functions in ``nn.functional``; their
+gradients come from the primitives they are built of.
 """
 from __future__ import annotations
 
