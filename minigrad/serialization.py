@@ -197,7 +197,8 @@ def _write_atomically(path: str, payload: bytes) -> None:
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(
-            errno.ENOENT, f"save: the directory of {_quoted(path)} ({_quoted(directory)}) does not exist; create it first"
+            errno.ENOENT,
+            f"save: the directory of {_quoted(path)} ({_quoted(directory)}) does not exist; create it first",
         )
     mode = stat.S_IMODE(info.st_mode) if info is not None else _default_mode()
     try:
@@ -386,7 +387,8 @@ def _parse_header(data: bytes) -> tuple:
     if not isinstance(header, dict):
         raise _BadFile(f"its header is a JSON {type(header).__name__}, not an object of tensors")
     metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise _BadFile("its __metadata__ must map strings to strings")
     data_size = len(data) - 8 - header_size
     entries = []
@@ -430,7 +432,9 @@ def _check_entry(name, entry, data_size: int) -> tuple:
         raise _BadFile(f"tensor {name!r} has shape {shape!r}; a shape is a list of non-negative ints")
     if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(n) for n in offsets)
             or offsets[0] > offsets[1]):
-        raise _BadFile(f"tensor {name!r} has data_offsets {offsets!r}; they must be [begin, end] with 0 <= begin <= end")
+        raise _BadFile(
+            f"tensor {name!r} has data_offsets {offsets!r}; they must be [begin, end] with 0 <= begin <= end"
+        )
     begin, end = offsets
     if end > data_size:
         raise _BadFile(

@@ -279,8 +279,8 @@ CATALOGUE = [
      "beyond the 56 bytes of data (truncated file?)", LOAD, {}),
     ("oversized header", _write(_safetensors(None, b"{}", length=2**40)), ValueError,
      f"its header claims {2**40} bytes, more than safetensors' limit of {MAX_HEADER_BYTES}", LOAD, {}),
-    ("header length beyond the file", _write(_safetensors(None, b"", raw_header=b"{}" + b" " * 48, length=500)), ValueError,
-     "its header claims 500 bytes but only 50 follow the length field", LOAD, {}),
+    ("header length beyond the file", _write(_safetensors(None, b"", raw_header=b"{}" + b" " * 48, length=500)),
+     ValueError, "its header claims 500 bytes but only 50 follow the length field", LOAD, {}),
     ("header length zero", _write(_safetensors(None, b"", raw_header=b"")), ValueError,
      "its header is 0 bytes, too short for a JSON object", LOAD, {}),
     ("header not JSON", _write(_safetensors(None, GOOD_DATA, raw_header=b"{not json}")), ValueError,
@@ -307,14 +307,18 @@ CATALOGUE = [
      "tensor 'weight' of dtype F32 and shape (2, 3) needs 24 bytes", LOAD, {}),
     ("flipped bytes in the data", _write(lambda good: good[:-12] + bytes(b ^ 0xFF for b in good[-12:-8]) + good[-8:]),
      ValueError, "its tensor data does not match the SHA-256 that minigrad.save stored with it", LOAD, {}),
-    ("offsets overlapping", _write(_safetensors({"weight": F64_WEIGHT, "bias": {**F64_BIAS, "data_offsets": [40, 56]}},
-                                                GOOD_DATA[:56])), ValueError,
+    ("offsets overlapping",
+     _write(_safetensors({"weight": F64_WEIGHT, "bias": {**F64_BIAS, "data_offsets": [40, 56]}}, GOOD_DATA[:56])),
+     ValueError,
      "tensors 'weight' and 'bias' overlap (bytes 40..48 are claimed by both)", LOAD, {}),
-    ("offsets leaving a gap", _write(_safetensors({"weight": F64_WEIGHT, "bias": {**F64_BIAS, "data_offsets": [56, 72]}},
-                                                  GOOD_DATA + b"\0" * 8)), ValueError,
+    ("offsets leaving a gap",
+     _write(_safetensors({"weight": F64_WEIGHT, "bias": {**F64_BIAS, "data_offsets": [56, 72]}},
+                         GOOD_DATA + b"\0" * 8)),
+     ValueError,
      "bytes 48..56 of the data belong to no tensor (before 'bias')", LOAD, {}),
-    ("bytes after the last tensor", _write(_safetensors({"weight": F64_WEIGHT, "bias": F64_BIAS}, GOOD_DATA + b"x" * 8)),
-     ValueError, "8 byte(s) after the last tensor belong to no tensor", LOAD, {}),
+    ("bytes after the last tensor",
+     _write(_safetensors({"weight": F64_WEIGHT, "bias": F64_BIAS}, GOOD_DATA + b"x" * 8)), ValueError,
+     "8 byte(s) after the last tensor belong to no tensor", LOAD, {}),
     ("offsets out of range", _header(weight=F64_WEIGHT, bias={**F64_BIAS, "data_offsets": [48, 6400]}), ValueError,
      "tensor 'bias' has data_offsets [48, 6400] beyond the 64 bytes of data", LOAD, {}),
     ("offsets reversed", _header(weight={**F64_WEIGHT, "data_offsets": [48, 0]}, bias=F64_BIAS), ValueError,
@@ -406,7 +410,7 @@ def test_a_partly_valid_state_dict_changes_no_tensor():
     model = _model()
     before = _state_bytes(model)
     with pytest.raises(RuntimeError, match="load_state_dict changed nothing: the state_dict does not fit this model"):
-        model.load_state_dict({"weight": WEIGHT, "bias": np.array([1e300, 1.0], dtype=np.float64).astype(np.complex128)})
+        model.load_state_dict({"weight": WEIGHT, "bias": np.array([1e300, 1.0]).astype(np.complex128)})
     assert _state_bytes(model) == before
 
 

@@ -50,12 +50,14 @@ LAYERS = {
     "Conv1d": (lambda m: m.Conv1d(4, 6, 3, stride=2, padding=1, groups=2), (2, 4, 9)),
     "ConvTranspose2d": (lambda m: m.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1), (2, 4, 3, 4)),
     "ConvTranspose2d grouped, dilated": (
-        lambda m: m.ConvTranspose2d(4, 6, (2, 3), stride=(1, 2), padding=(0, 1), groups=2, dilation=(2, 1)), (2, 4, 3, 3)),
+        lambda m: m.ConvTranspose2d(4, 6, (2, 3), stride=(1, 2), padding=(0, 1), groups=2, dilation=(2, 1)),
+        (2, 4, 3, 3)),
     "MaxPool2d": (lambda m: m.MaxPool2d(2), (2, 3, 6, 5)),
     "MaxPool2d overlapping, padded": (lambda m: m.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 6)),
     "AvgPool2d": (lambda m: m.AvgPool2d(2), (2, 3, 6, 5)),
     "AvgPool2d padded": (lambda m: m.AvgPool2d(3, stride=2, padding=1), (2, 3, 7, 6)),
-    "AvgPool2d padded, pad not counted": (lambda m: m.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 7, 6)),
+    "AvgPool2d padded, pad not counted": (
+        lambda m: m.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 7, 6)),
     "AdaptiveAvgPool2d": (lambda m: m.AdaptiveAvgPool2d((3, 2)), (2, 3, 7, 5)),
     "AdaptiveAvgPool2d 1": (lambda m: m.AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
     "Flatten": (lambda m: m.Flatten(), (2, 3, 4)),
@@ -162,7 +164,8 @@ def test_conv_errors_name_the_op_and_shapes():
         nn.Conv2d(3, 2, 3)(mg.zeros(3, 5, 5))
     with pytest.raises(ValueError, match=r"conv2d: the kernel \(3, 3\) .* does not fit the padded input \(2, 2\)"):
         nn.Conv2d(1, 1, 3)(mg.zeros(1, 1, 2, 2))
-    with pytest.raises(ValueError, match=r"Conv2d: in_channels \(3\) and out_channels \(4\) must be divisible by groups \(2\)"):
+    with pytest.raises(ValueError,
+                       match=r"Conv2d: in_channels \(3\) and out_channels \(4\) must be divisible by groups \(2\)"):
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="conv_transpose2d: output_padding"):
         F.conv_transpose2d(mg.zeros(1, 1, 2, 2), mg.zeros(1, 1, 2, 2), stride=1, output_padding=1)
@@ -205,6 +208,7 @@ def test_fast_float_paths_agree_with_the_im2col_versions():
         np.testing.assert_allclose(conv._fast_conv(x, w, *geometry, groups)[0], y, rtol=1e-13, atol=1e-14)
         g = rng.standard_normal(y.shape)
         np.testing.assert_allclose(conv._fast_conv_transpose(g, w, *geometry, groups, (7, 6)),
-                                   conv._conv_transpose_forward(g, w, *geometry, groups, (7, 6)), rtol=1e-13, atol=1e-14)
+                                   conv._conv_transpose_forward(g, w, *geometry, groups, (7, 6)),
+                                   rtol=1e-13, atol=1e-14)
         np.testing.assert_allclose(conv._fast_conv_weight(x, g, (3, 2), *geometry, groups),
                                    conv._conv_weight_forward(x, g, (3, 2), *geometry, groups), rtol=1e-13, atol=1e-14)
