@@ -66,7 +66,7 @@ def tanh(array):
     return _symbolic_tanh(array) if array.dtype == object else np.tanh(array)
 
 
-def abs(array):  # noqa: A001 - mirrors numpy's name on purpose
+def abs(array):  # (shadows the builtin on purpose: the name mirrors NumPy's)
     return _symbolic_abs(array) if array.dtype == object else np.abs(array)
 
 
