@@ -192,8 +192,10 @@ def test_quotes_in_the_description_are_escaped():
      "f.py:3: '# BEGIN SOLUTION' needs a '# TASK n.m: what to write' comment"),
     (GOOD.replace("    # END SOLUTION\n", ""), "f.py:4: '# BEGIN SOLUTION' is never closed"),
     (GOOD + "# END SOLUTION\n", "f.py:8: '# END SOLUTION' without a '# BEGIN SOLUTION'"),
-    (GOOD.replace("    return doubled\n", "    # BEGIN SOLUTION\n"), "f.py:6: '# BEGIN SOLUTION' inside the region opened at line 4"),
-    (GOOD.replace("    doubled = x + x\n    return doubled\n", "\n"), "f.py:4: the solution region of task 1.1 is empty"),
+    (GOOD.replace("    return doubled\n", "    # BEGIN SOLUTION\n"),
+     "f.py:6: '# BEGIN SOLUTION' inside the region opened at line 4"),
+    (GOOD.replace("    doubled = x + x\n    return doubled\n", "\n"),
+     "f.py:4: the solution region of task 1.1 is empty"),
     (GOOD.replace("    # TASK", "  # TASK"), "f.py:4: '# BEGIN SOLUTION' needs a '# TASK n.m"),
 ])
 def test_marker_mistakes_are_named_with_file_and_line(source, message):

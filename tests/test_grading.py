@@ -293,7 +293,8 @@ def test_mistakes_at_import_and_in_a_vjp_are_named(planted):
     source = (ASSIGNMENTS / "hw1_elementwise" / "hw1_elementwise.py").read_text().splitlines()
     line = source.index("from __future__ import annotations") + 2  # the line inserted after it
     assert {(r.status, r.summary) for r in planted["system_exit"].values()} == {
-        ("error", f"your module hw1_elementwise raised SystemExit while importing (hw1_elementwise.py, line {line}): 4")}
+        ("error", "your module hw1_elementwise raised SystemExit while importing "
+                  f"(hw1_elementwise.py, line {line}): 4")}
     exp = planted["ndarray_vjp"]["1.3"]
     assert exp.status == "failed"
     assert exp.checks[0]["report"].startswith("TypeError: hw1_exp: a VJP must return minigrad tensors, got float64 "
@@ -422,11 +423,45 @@ def test_gradescope_autograder_runs_in_a_gradescope_layout(tmp_path):
         validate_gradescope(results)
     assert [(t["score"], t["max_score"]) for t in runs["correct"]["tests"]] == [(3, 3), (3, 3), (2, 2)]
     assert runs["correct"]["score"] == 8
-    assert [(t["score"], t["status"]) for t in runs["partial"]["tests"]] == [(0, "failed"), (3, "passed"), (2, "passed")]
+    assert [(t["score"], t["status"]) for t in runs["partial"]["tests"]] == [
+        (0, "failed"), (3, "passed"), (2, "passed")]
     assert "a broadcast sum is missing" in runs["partial"]["tests"][0]["output"]
     assert runs["crashing"]["score"] == 0
     assert all("the worker process ended while importing the submission (exit code 1)" in t["output"]
                for t in runs["crashing"]["tests"])
+
+
+def test_the_autograder_entry_point_grades_without_the_application(tmp_path):
+    # Gradescope's image has only lib/minigrad: the grader must run with norms unimportable.
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "hw1_elementwise.py").write_text((ASSIGNMENTS / "hw1_elementwise" / "hw1_elementwise.py").read_text())
+    code = ("import runpy, sys\n"
+            "class NoApplication:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'norms':\n"
+            "            raise ImportError('the grader imported ' + name)\n"
+            "sys.meta_path.insert(0, NoApplication())\n"
+            "sys.argv[0] = 'minigrad.coursework'\n"
+            "runpy.run_module('minigrad.coursework', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code, "grade", str(submission), "--source",
+                           str(ASSIGNMENTS / "hw1_elementwise"), "--timeout", "30"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Total: 8/8 points (3 of 3 tasks passed)" in done.stdout
+
+
+def test_the_autograder_entry_point_takes_the_options_of_minigrad_grade():
+    import argparse
+
+    from minigrad.coursework.__main__ import build_parser
+
+    def grade_options(parser):
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return {a.dest: (tuple(a.option_strings), a.default, getattr(a.type, "__name__", None), a.choices, a.help)
+                for a in commands.choices["grade"]._actions}
+
+    assert grade_options(build_parser()) == grade_options(cli.build_parser())
 
 
 def test_grade_format_gradescope_writes_the_same_json(tmp_path, solutions):

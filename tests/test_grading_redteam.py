@@ -90,8 +90,9 @@ def _submission(root: Path, name: str, handout: str, values: dict) -> Path:
     assert future, "the handout starts with its __future__ import"
     # An attack that obtained the solution sets _STOLEN: the handout's own classes are then skipped.
     guarded = "".join(f"    {line}" if line.strip() else line for line in body.splitlines(keepends=True))
+    indented = "".join(f"    {line}\n" for line in epilogue.splitlines())
     module = (f"{head}{future}{prelude}\nif not globals().get('_STOLEN'):\n{guarded}\n"
-              f"if not globals().get('_STOLEN'):\n" + "".join(f"    {line}\n" for line in epilogue.splitlines()) + "    pass\n")
+              f"if not globals().get('_STOLEN'):\n" + indented + "    pass\n")
     (folder / "hw1_elementwise.py").write_text(module)
     return folder
 
@@ -161,7 +162,8 @@ def redteam(tmp_path_factory):
     (extra / "bonus" / "assignment.json").write_text(json.dumps({
         "number": 9, "title": "bonus", "module": "bonus", "tasks": [{"id": "9.1", "title": "free", "points": 1000}]}))
     (extra / "bonus" / "bonus.py").write_text("")
-    (extra / "bonus" / "test_bonus.py").write_text("import pytest\n\n@pytest.mark.task(9, 1)\ndef test_free():\n    pass\n")
+    (extra / "bonus" / "test_bonus.py").write_text(
+        "import pytest\n\n@pytest.mark.task(9, 1)\ndef test_free():\n    pass\n")
 
     source_before = sorted(p.name for p in source.iterdir())
     order = [submissions / "alice", submissions / "untouched", *folders]
@@ -225,7 +227,8 @@ EXPECTED = {
     "protocol_garbage": ("error", "a header of 2147483648 bytes"),
     "protocol_huge_array": ("error", "exceed"),
     "protocol_deep_nesting": ("error", "the header nests too deeply"),
-    "leak_hidden_inputs": ("failed", "hidden check 'four-axis broadcast' fails (raised an error; its inputs are not shown)"),
+    "leak_hidden_inputs": ("failed",
+                           "hidden check 'four-axis broadcast' fails (raised an error; its inputs are not shown)"),
     "steal_from_reference_worker": ("not implemented", "Task 1.1"),
     "exit_at_import": ("error", "your module hw1_elementwise raised SystemExit while importing"),
     "keyboard_interrupt": ("error", "your module hw1_elementwise raised KeyboardInterrupt while importing"),

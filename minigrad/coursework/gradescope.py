@@ -8,7 +8,8 @@ builds the image, and for each submission copies the student's files to
 
 The zip holds, at its root:
     setup.sh          installs minigrad's dependencies and pytest
-    run_autograder    runs ``minigrad grade`` with ``--format gradescope``
+    run_autograder    runs the grader (``python -m minigrad.coursework grade``, the options of
+                      ``minigrad grade``) with ``--format gradescope``
     lib/minigrad/     the grader itself (the installed copy that made the zip)
     assignments/      the instructor's assignment folders: solutions, tests, hidden checks
 ``run_autograder`` reads the root from ``MINIGRAD_AUTOGRADER_ROOT`` (default
@@ -36,7 +37,7 @@ ROOT="${MINIGRAD_AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${MINIGRAD_PYTHON:-python3}"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source"
-PYTHONPATH="$ROOT/source/lib" "$PYTHON" -m minigrad grade "$ROOT/submission" \\
+PYTHONPATH="$ROOT/source/lib" "$PYTHON" -m minigrad.coursework grade "$ROOT/submission" \\
     --source "$ROOT/source/assignments" --format gradescope --out "$ROOT/results/results.json" \\
     --timeout "${MINIGRAD_TASK_SECONDS:-60}"
 status=$?

@@ -46,7 +46,8 @@ def test_param_grads_through_backward():
 def test_input_grad_by_hand():
     # N = 2: xhat = [[-1], [1]] (up to eps), sigma = 1, gamma = 1, g = [[1], [0]]:
     # grad_x = (1/2) (2 g - 1 - xhat * (-1)) = (1/2) ([[2], [0]] - 1 + [[-1], [1]]) = 0.
-    grad_x = batch_norm_input_grad(mg.tensor([[1.0], [0.0]]), mg.tensor([[-1.0], [1.0]]), mg.tensor([1.0]), mg.tensor([[1.0]]))
+    grad_x = batch_norm_input_grad(mg.tensor([[1.0], [0.0]]), mg.tensor([[-1.0], [1.0]]), mg.tensor([1.0]),
+                                   mg.tensor([[1.0]]))
     assert_close(grad_x, [[0.0], [0.0]], "grad_x for N = 2 (two points: the output cannot change)")
 
 
@@ -55,7 +56,8 @@ def test_input_grad_by_hand():
 def test_input_grad_through_backward(shape):
     x, gamma, grad = _example(10, shape)
     x_t = mg.tensor(x, requires_grad=True)
-    (grad_x,) = mg.grad(batch_norm(x_t, mg.tensor(gamma), mg.tensor(np.zeros(shape[1])), EPS), [x_t], grad_outputs=mg.tensor(grad))
+    out = batch_norm(x_t, mg.tensor(gamma), mg.tensor(np.zeros(shape[1])), EPS)
+    (grad_x,) = mg.grad(out, [x_t], grad_outputs=mg.tensor(grad))
     assert_close(grad_x, _reference(x, gamma, grad)[2], f"grad_x of batch norm {shape}")
 
 
@@ -64,7 +66,8 @@ def test_input_grad_sums_to_zero_and_is_orthogonal_to_xhat():
     # Exact with eps = 0 (with eps > 0, sum_i xhat_i^2 = N var / (var + eps) is not quite N).
     x, gamma, grad = _example(11)
     x_t = mg.tensor(x, requires_grad=True)
-    (grad_x,) = mg.grad(batch_norm(x_t, mg.tensor(gamma), mg.tensor(np.zeros(3)), 0.0), [x_t], grad_outputs=mg.tensor(grad))
+    out = batch_norm(x_t, mg.tensor(gamma), mg.tensor(np.zeros(3)), 0.0)
+    (grad_x,) = mg.grad(out, [x_t], grad_outputs=mg.tensor(grad))
     xhat = (x - x.mean(axis=0)) / x.std(axis=0)
     assert_close(grad_x.data.sum(axis=0), np.zeros(3), "sum of grad_x over the batch (the mean term)", atol=1e-10)
     assert_close((grad_x.data * xhat).sum(axis=0), np.zeros(3), "<grad_x, xhat> per column (the sigma term)", atol=1e-8)
