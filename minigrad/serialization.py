@@ -47,6 +47,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from minigrad.tensor import Tensor
+
 __all__ = ["Checkpoint", "save", "load", "MAX_HEADER_BYTES", "DEFAULT_MAX_BYTES"]
 
 #: safetensors' own limit on the JSON header (the Rust reader refuses larger ones).
@@ -89,8 +91,6 @@ def _quoted(path: str) -> str:
 # ---------------------------------------------------------------------------------------
 def _flatten(obj, tensors: dict, path: str, where: str):
     """The structure of ``obj`` as JSON-ready nodes; its arrays go into ``tensors`` by name."""
-    from minigrad.tensor import Tensor
-
     if isinstance(obj, Tensor):
         obj = obj.data
     if isinstance(obj, np.ndarray):

@@ -17,7 +17,7 @@ from minigrad.functional import (
     one_hot, permute, prod, relu, repeat, reshape, sigmoid, softmax, sort, split, sqrt, squeeze, std, tanh,
     topk, transpose, unsqueeze, var, where,
 )
-from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from minigrad.ops.conv import _columns, _pair, conv1d, conv2d, conv_transpose2d, output_size
 from minigrad.ops.special import erf as _erf
 from minigrad.tensor import Tensor as _Tensor
 from minigrad.tensor import lift as _lift
@@ -153,8 +153,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
 
 
 def _pool_geometry(function, kernel_size, stride, padding):
-    from minigrad.ops.conv import _pair
-
     kernel = _pair(kernel_size, "kernel_size", function, 1)
     stride = kernel if stride is None or stride == () else _pair(stride, "stride", function, 1)
     padding = _pair(padding, "padding", function, 0)
@@ -170,8 +168,6 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     gradient is getitem's: scattered back to the picked places; overlapping windows add).
     Padding counts as -inf, as in PyTorch.
     """
-    from minigrad.ops.conv import _columns, _pair, output_size
-
     x = _lift(x)
     if x.ndim != 4:
         raise ValueError(f"max_pool2d: expected an input of shape (N, C, H, W), got {x.shape}")
