@@ -14,10 +14,10 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import time  # noqa: E402
-from typing import Callable  # noqa: E402
+import time
+from typing import Callable
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")
 
@@ -117,7 +117,7 @@ def hips_autograd_or_none():
     """HIPS autograd (``autograd.numpy``, ``autograd.grad``) if it is installed, else None."""
     try:
         import autograd
-        import autograd.numpy  # noqa: F401
+        import autograd.numpy
     except ImportError:
         return None
     return autograd

@@ -19,7 +19,7 @@ FACTOR = 1.0001
 
 def _chain(x, length: int):
     # Alternate two ops so the chain is not one op's special case.
-    for i in range(length // 2):
+    for _ in range(length // 2):
         x = x * FACTOR
         x = x + 0.5
     return x

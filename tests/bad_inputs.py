@@ -41,12 +41,14 @@ def _(model, opt, tmp):
     mg.randn(3, 4) @ mg.randn(5, 2)
 
 
-@case("engine", "backward() of a non-scalar without gradient=", RuntimeError, r"only for scalar outputs; this output has shape \(4, 2\)")
+@case("engine", "backward() of a non-scalar without gradient=", RuntimeError,
+      r"only for scalar outputs; this output has shape \(4, 2\)")
 def _(model, opt, tmp):
     model(mg.randn(4, 3)).backward()
 
 
-@case("engine", "backward(gradient=) of the wrong shape", RuntimeError, r"backward: gradient has shape \(3,\) but the output has shape \(4, 2\)")
+@case("engine", "backward(gradient=) of the wrong shape", RuntimeError,
+      r"backward: gradient has shape \(3,\) but the output has shape \(4, 2\)")
 def _(model, opt, tmp):
     model(mg.randn(4, 3)).backward(gradient=mg.ones(3))
 
@@ -64,22 +66,26 @@ def _(model, opt, tmp):
     mg.tensor([1, 2, 3], requires_grad=True)
 
 
-@case("engine", "reshape to a different number of entries", ValueError, r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 entries\) into shape \(4, 2\)")
+@case("engine", "reshape to a different number of entries", ValueError,
+      r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 entries\) into shape \(4, 2\)")
 def _(model, opt, tmp):
     mg.randn(2, 3).reshape(4, 2)
 
 
-@case("engine", "sum over an axis that does not exist", IndexError, r"sum: axis 2 is out of range for a tensor of 2 dimension\(s\)")
+@case("engine", "sum over an axis that does not exist", IndexError,
+      r"sum: axis 2 is out of range for a tensor of 2 dimension\(s\)")
 def _(model, opt, tmp):
     mg.randn(2, 3).sum(axis=2)
 
 
-@case("engine", "transpose with axes that are not a permutation", ValueError, "transpose: axes .* are not a permutation")
+@case("engine", "transpose with axes that are not a permutation", ValueError,
+      "transpose: axes .* are not a permutation")
 def _(model, opt, tmp):
     mg.randn(2, 3).transpose(0, 0)
 
 
-@case("engine", "broadcast_to an incompatible shape", ValueError, r"broadcast_to: cannot broadcast shape \(2, 3\) to \(4, 3\)")
+@case("engine", "broadcast_to an incompatible shape", ValueError,
+      r"broadcast_to: cannot broadcast shape \(2, 3\) to \(4, 3\)")
 def _(model, opt, tmp):
     mg.broadcast_to(mg.randn(2, 3), (4, 3))
 
@@ -89,7 +95,8 @@ def _(model, opt, tmp):
     mg.randn(3)[5]
 
 
-@case("engine", "concatenate tensors whose other axes differ", ValueError, "concatenate: shapes .* do not match outside axis 0")
+@case("engine", "concatenate tensors whose other axes differ", ValueError,
+      "concatenate: shapes .* do not match outside axis 0")
 def _(model, opt, tmp):
     mg.concatenate([mg.randn(2, 3), mg.randn(2, 4)])
 
@@ -119,7 +126,8 @@ def _(model, opt, tmp):
     mg.zeros(0, 3).mean(axis=0)
 
 
-@case("engine", "in-place change of a leaf that requires grad", RuntimeError, "in-place change of a leaf tensor that requires grad")
+@case("engine", "in-place change of a leaf that requires grad", RuntimeError,
+      "in-place change of a leaf tensor that requires grad")
 def _(model, opt, tmp):
     weight = model[0].weight
     weight += 1.0
@@ -136,12 +144,14 @@ def _(model, opt, tmp):
     F.cross_entropy(model(mg.randn(2, 3)), np.array([0, 2]))
 
 
-@case("nn", "cross_entropy with a target of the wrong length", ValueError, r"cross_entropy: class-index target must have shape \(2,\)")
+@case("nn", "cross_entropy with a target of the wrong length", ValueError,
+      r"cross_entropy: class-index target must have shape \(2,\)")
 def _(model, opt, tmp):
     F.cross_entropy(model(mg.randn(2, 3)), np.array([0, 1, 1]))
 
 
-@case("nn", "mse_loss of different shapes", ValueError, r"mse_loss: input shape \(2, 2\) and target shape \(2,\) differ")
+@case("nn", "mse_loss of different shapes", ValueError,
+      r"mse_loss: input shape \(2, 2\) and target shape \(2,\) differ")
 def _(model, opt, tmp):
     F.mse_loss(model(mg.randn(2, 3)), mg.zeros(2))
 
@@ -151,7 +161,8 @@ def _(model, opt, tmp):
     nn.Linear(0, 3)
 
 
-@case("nn", "a batch of the wrong width into Linear", ValueError, r"linear: input of shape \(2, 5\) does not fit a weight of shape \(4, 3\)")
+@case("nn", "a batch of the wrong width into Linear", ValueError,
+      r"linear: input of shape \(2, 5\) does not fit a weight of shape \(4, 3\)")
 def _(model, opt, tmp):
     model(mg.randn(2, 5))
 
@@ -161,12 +172,14 @@ def _(model, opt, tmp):
     model.register_parameter("w", mg.randn(2))
 
 
-@case("nn", "register_buffer with a dotted name", KeyError, "register_buffer: name 'a.b' must be non-empty and contain no '.'")
+@case("nn", "register_buffer with a dotted name", KeyError,
+      "register_buffer: name 'a.b' must be non-empty and contain no '.'")
 def _(model, opt, tmp):
     model.register_buffer("a.b", mg.zeros(1))
 
 
-@case("nn", "Sequential of something that is not a Module", TypeError, "Sequential: argument 1 is a function, not a Module")
+@case("nn", "Sequential of something that is not a Module", TypeError,
+      "Sequential: argument 1 is a function, not a Module")
 def _(model, opt, tmp):
     nn.Sequential(nn.Tanh(), lambda x: x)
 
@@ -192,7 +205,8 @@ def _(model, opt, tmp):
     model.load_state_dict(state)
 
 
-@case("nn", "load_state_dict with a wrong shape", RuntimeError, r"size mismatch for 0.weight: copying a param with shape \(3, 4\)")
+@case("nn", "load_state_dict with a wrong shape", RuntimeError,
+      r"size mismatch for 0.weight: copying a param with shape \(3, 4\)")
 def _(model, opt, tmp):
     state = model.state_dict()
     state["2.bias"] = state["2.bias"] + 1
@@ -227,14 +241,16 @@ def _(model, opt, tmp):
     optim.Adam(model.parameters(), eps=-1e-8)
 
 
-@case("optim", "loading an optimiser state for other parameters", ValueError, r"SGD.load_state_dict: the saved groups hold \[1\] parameters, this optimiser holds \[4\]")
+@case("optim", "loading an optimiser state for other parameters", ValueError,
+      r"SGD.load_state_dict: the saved groups hold \[1\] parameters, this optimiser holds \[4\]")
 def _(model, opt, tmp):
     other = optim.SGD([nn.Parameter(np.zeros(2))], lr=0.5)
     opt.load_state_dict(other.state_dict())
 
 
 # -- norms ---------------------------------------------------------------------------------------------
-@case("norms", "spectral_norm registered twice on one weight", RuntimeError, "Cannot register two spectral_norm hooks on the same parameter weight")
+@case("norms", "spectral_norm registered twice on one weight", RuntimeError,
+      "Cannot register two spectral_norm hooks on the same parameter weight")
 def _(model, opt, tmp):
     import norms
 
@@ -243,7 +259,8 @@ def _(model, opt, tmp):
     norms.spectral_norm(layer)
 
 
-@case("norms", "spectral_norm with n_power_iterations=0", ValueError, "Expected n_power_iterations to be positive, but got n_power_iterations=0")
+@case("norms", "spectral_norm with n_power_iterations=0", ValueError,
+      "Expected n_power_iterations to be positive, but got n_power_iterations=0")
 def _(model, opt, tmp):
     import norms
 
@@ -257,7 +274,8 @@ def _(model, opt, tmp):
     norms.remove_spectral_norm(model[0])
 
 
-@case("norms", "weight_norm with dim out of range", IndexError, "weight_norm: dim 2 is out of range for a weight with 2 dimension")
+@case("norms", "weight_norm with dim out of range", IndexError,
+      "weight_norm: dim 2 is out of range for a weight with 2 dimension")
 def _(model, opt, tmp):
     import norms
 
@@ -271,7 +289,8 @@ def _(model, opt, tmp):
     norms.matrix_norm(model[0].bias, "fro")
 
 
-@case("norms", "norm with ord of a 3-D tensor and no axis", ValueError, "If dim is not specified but ord is, the input must be 1D or 2D. Got 3D.")
+@case("norms", "norm with ord of a 3-D tensor and no axis", ValueError,
+      "If dim is not specified but ord is, the input must be 1D or 2D. Got 3D.")
 def _(model, opt, tmp):
     import norms
 
@@ -285,7 +304,8 @@ def _(model, opt, tmp):
     norms.matrix_norm(model[0].weight, 3)
 
 
-@case("norms", "BatchNorm1d on a batch of one in training", ValueError, "Expected more than 1 value per channel when training")
+@case("norms", "BatchNorm1d on a batch of one in training", ValueError,
+      "Expected more than 1 value per channel when training")
 def _(model, opt, tmp):
     import norms
 
@@ -323,7 +343,8 @@ def _(model, opt, tmp):
 
 
 # -- command line ---------------------------------------------------------------------------------------
-@case("CLI", "minigrad graph with an unknown example", SystemExit, "exit code 2: minigrad graph: no example named 'nosuch'; choose one of")
+@case("CLI", "minigrad graph with an unknown example", SystemExit,
+      "exit code 2: minigrad graph: no example named 'nosuch'; choose one of")
 def _(model, opt, tmp):
     import contextlib
     import io

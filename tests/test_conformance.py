@@ -89,9 +89,11 @@ CASES = {
     "conv2d": (lambda x: F.conv2d(x.reshape(1, 1, *x.shape), x[:2, :2].reshape(1, 1, 2, 2) * 1.0, padding=1),
                lambda x: TF.conv2d(x.reshape(1, 1, *x.shape), x[:2, :2].reshape(1, 1, 2, 2) * 1.0, padding=1), (3, 4),
                ("plain", "non-contiguous")),
-    "max_pool2d": (lambda x: F.max_pool2d(x.reshape(1, 1, *x.shape), 2, 1), lambda x: TF.max_pool2d(x.reshape(1, 1, *x.shape), 2, 1),
+    "max_pool2d": (lambda x: F.max_pool2d(x.reshape(1, 1, *x.shape), 2, 1),
+                   lambda x: TF.max_pool2d(x.reshape(1, 1, *x.shape), 2, 1),
                    (3, 4), ("plain", "non-contiguous")),
-    "avg_pool2d": (lambda x: F.avg_pool2d(x.reshape(1, 1, *x.shape), 2, 1, 1), lambda x: TF.avg_pool2d(x.reshape(1, 1, *x.shape), 2, 1, 1),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x.reshape(1, 1, *x.shape), 2, 1, 1),
+                   lambda x: TF.avg_pool2d(x.reshape(1, 1, *x.shape), 2, 1, 1),
                    (3, 4), ("plain", "non-contiguous")),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x.reshape(1, 1, *x.shape), (2, 3)),
                             lambda x: TF.adaptive_avg_pool2d(x.reshape(1, 1, *x.shape), (2, 3)), (3, 4),
@@ -143,7 +145,8 @@ def test_forward_and_gradient_match_pytorch(name, kind):
     ours, theirs = ours_fn(x), torch_fn(tx)
     _compare(ours, theirs)
     ours_values = [o for o in (ours if isinstance(ours, (tuple, list)) else [ours]) if o.dtype.kind == "f"]
-    theirs_values = [t for t in (theirs if isinstance(theirs, (tuple, list)) else [theirs]) if t.dtype.is_floating_point]
+    theirs_values = [t for t in (theirs if isinstance(theirs, (tuple, list)) else [theirs])
+                     if t.dtype.is_floating_point]
     if not ours_values or not any(t.requires_grad for t in theirs_values):
         return
     total, torch_total = 0.0, 0.0
@@ -191,7 +194,8 @@ ERRORS = {
     "one_hot of a class too large": (lambda x: F.one_hot(mg.tensor([3]), 2), lambda x: TF.one_hot(torch.tensor([3]), 2),
                                      ValueError, RuntimeError, "a bad value is ValueError in minigrad"),
     "conv2d with the wrong channels": (lambda x: F.conv2d(x.reshape(1, 1, 3, 4), mg.zeros(1, 2, 2, 2)),
-                                       lambda x: TF.conv2d(x.reshape(1, 1, 3, 4), torch.zeros(1, 2, 2, 2, dtype=torch.float64)),
+                                       lambda x: TF.conv2d(x.reshape(1, 1, 3, 4),
+                                                           torch.zeros(1, 2, 2, 2, dtype=torch.float64)),
                                        ValueError, RuntimeError, "a shape mismatch is ValueError in minigrad"),
     "softmax over a dim out of range": (lambda x: F.softmax(x, dim=3), lambda x: TF.softmax(x, dim=3), IndexError,
                                         IndexError, ""),

@@ -95,7 +95,8 @@ def test_minus_zero_is_not_served_from_the_cache_of_zero():
 
 
 def test_complex_tensors_refuse_requires_grad():
-    with pytest.raises(TypeError, match=r"^requires_grad: complex tensors \(dtype complex128\) cannot require gradients"):
+    with pytest.raises(TypeError,
+                       match=r"^requires_grad: complex tensors \(dtype complex128\) cannot require gradients"):
         mg.tensor([1 + 1j], requires_grad=True)
     assert not mg.tensor([1 + 1j]).requires_grad
 

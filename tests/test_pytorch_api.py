@@ -203,7 +203,8 @@ def test_backward_on_a_one_element_tensor():
 
 def test_int_and_format():
     t = mg.tensor(2.75)
-    assert int(t) == 2 and f"{t:.2f}" == "2.75" and f"{mg.tensor(3.0)}" == "3.0" and f"{mg.tensor([1.0])}" == "tensor([1.])"
+    assert (int(t) == 2 and f"{t:.2f}" == "2.75" and f"{mg.tensor(3.0)}" == "3.0"
+            and f"{mg.tensor([1.0])}" == "tensor([1.])")
     with pytest.raises(TypeError, match=r"format: spec '.2f' applies to a 0-d tensor; this one has shape \(2,\)"):
         f"{mg.tensor([1.0, 2.0]):.2f}"
 
@@ -301,9 +302,11 @@ COMPOSED = {
     "l1_loss": (lambda x: NF.l1_loss(x, mg.tensor(np.full((3, 4), 0.05))), (3, 4)),
     "cross_entropy with smoothing and ignore": (
         lambda x: NF.cross_entropy(x, np.array([0, 3, 1]), ignore_index=1, label_smoothing=0.2), (3, 4)),
-    "nll_loss weighted": (lambda x: NF.nll_loss(x, np.array([2, 0, 2]), weight=mg.tensor([1.0, 2.0, 0.5, 1.0])), (3, 4)),
-    "bce_with_logits": (lambda x: NF.binary_cross_entropy_with_logits(x, mg.tensor(np.linspace(0, 1, 12).reshape(3, 4)),
-                                                                      pos_weight=mg.tensor([1.0, 2.0, 3.0, 0.5])), (3, 4)),
+    "nll_loss weighted": (
+        lambda x: NF.nll_loss(x, np.array([2, 0, 2]), weight=mg.tensor([1.0, 2.0, 0.5, 1.0])), (3, 4)),
+    "bce_with_logits": (
+        lambda x: NF.binary_cross_entropy_with_logits(x, mg.tensor(np.linspace(0, 1, 12).reshape(3, 4)),
+                                                      pos_weight=mg.tensor([1.0, 2.0, 3.0, 0.5])), (3, 4)),
 }
 
 
