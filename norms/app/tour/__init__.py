@@ -15,6 +15,7 @@ What a new user runs first (``make tour``). In a couple of minutes it
 It exits 1 if any check fails or a number of the post is not reproduced.
 
 The post's printed values are rounded to four decimals, so they are compared at 2e-4.
+
 The package's modules, in the order the tour runs them: ``post`` (section 1), ``proofs``
 (2 and 3), ``training`` (4 and 5), ``page`` (6); ``findings`` holds what they record.
 """

@@ -9,7 +9,7 @@ import numpy as np
 from norms.app.tour.findings import TOLERANCE, TourReport, fmt
 
 # ---------------------------------------------------------------------------------------
-# 5. Files: graphs, plots, report.html
+# 6. Files: graphs, plots, report.html
 # ---------------------------------------------------------------------------------------
 def write_graphs(report: TourReport, out: Path) -> None:
     from minigrad import viz

@@ -190,6 +190,9 @@ def training_meaning(results: dict, baseline: dict) -> str:
     return first + "\n" + second
 
 
+# ---------------------------------------------------------------------------------------
+# 5. A GAN with and without spectral norm on its discriminator
+# ---------------------------------------------------------------------------------------
 def train_gan(report: TourReport, quick: bool, out: Path) -> None:
     """The ring-of-8-Gaussians GAN with and without spectral norm (norms.app.gan), into the report."""
     from norms.app import gan
