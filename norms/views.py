@@ -25,6 +25,7 @@ from norms.weight import weight_normalize_composed
 
 POWER_ITERATION_LABEL = "power iteration (no_grad)\nv = normalize(W^T u)\nu = normalize(W v)"
 SPECTRAL_LABEL = "spectral norm  W / sigma,  sigma = u^T W v"
+DETACHED_WEIGHT = "W (detached)"   # the power iteration reads W's values, not its graph
 
 
 # ---------------------------------------------------------------------------------------
@@ -61,7 +62,8 @@ def register_fused_views() -> None:
     register_norm_view("vector_norm", "vector norm  ||x||_p")
     register_norm_view(
         "spectral_normalize", SPECTRAL_LABEL, spectral_normalize_composed,
-        no_grad_inputs=(1, 2), no_grad_label=POWER_ITERATION_LABEL, no_grad_source=0, divisor_name="sigma",
+        no_grad_inputs=(1, 2), no_grad_label=POWER_ITERATION_LABEL, no_grad_source=0,
+        no_grad_source_label=DETACHED_WEIGHT, divisor_name="sigma",
     )
     register_norm_view("weight_norm", "weight norm  w = g * v / ||v||", weight_normalize_composed)
     register_norm_view("pixel_norm", "pixel norm  x / sqrt(mean(x^2, axis) + eps)", pixel_norm_composed,
@@ -105,6 +107,7 @@ def find_parametrizations(prefix: str, module) -> list:
                 no_grad=[(buffers.get(f"{base}_u"), f"{dotted(base)}_u"),
                          (buffers.get(f"{base}_v"), f"{dotted(base)}_v")],
                 no_grad_source=parameters[pname],
+                no_grad_source_label=DETACHED_WEIGHT,
                 no_grad_label=POWER_ITERATION_LABEL + times,
                 divisor_name="sigma",
             ))

@@ -500,6 +500,101 @@ def test_norms_fused_ops_are_expanded_clusters(norm):
 
 
 # ---------------------------------------------------------------------------------------
+# A module parametrization, drawn through the finder hook (viz knows no particular norm)
+# ---------------------------------------------------------------------------------------
+class _Rescaled(mg.nn.Module):
+    """weight = raw / sum(raw * s), s a state updated without gradient (a stand-in for any parametrization)."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw = mg.nn.Parameter(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        self._s = mg.tensor([2.0, 3.0])    # underscored: no name from the module itself
+
+    def forward(self, x):
+        self.weight = self.raw / mg.sum(self.raw * self._s)
+        return mg.matmul(x, self.weight)
+
+
+def _find_rescaled(prefix: str, module) -> list:
+    if not isinstance(module, _Rescaled):
+        return []
+    return [viz.ParametrizationView(
+        weight=module.weight, label=f"rescaled({prefix or 'model'})\nweight = raw / sum(raw * s)",
+        no_grad=[(module._s, "rescaled_s")], no_grad_source=module.raw, no_grad_source_label="raw (read)",
+        no_grad_label="s: updated without gradient", divisor_name="total",
+    )]
+
+
+@pytest.fixture
+def rescaled_finder():
+    from minigrad.viz.views import PARAMETRIZATION_FINDERS
+
+    viz.register_parametrization_finder(_find_rescaled)
+    try:
+        yield
+    finally:
+        PARAMETRIZATION_FINDERS.remove(_find_rescaled)
+
+
+def _rescaled_loss():
+    model = _Rescaled()
+    loss = mg.sum(model(mg.tensor([[1.0, -1.0]], name="x")))
+    loss.name = "loss"
+    return loss, model
+
+
+def test_registered_parametrization_is_a_cluster_with_its_no_grad_part(rescaled_finder):
+    loss, model = _rescaled_loss()
+    source = draw_graph(loss, params=model).source
+    cluster = cluster_block(source, "cluster_norm0")
+    assert 'label="rescaled(model)\\nweight = raw / sum(raw * s)"' in cluster
+    for op in ("<B>mul</B>", "<B>sum</B>", "<B>div</B>"):
+        assert op in cluster, op
+    assert "<B>matmul</B>" not in cluster
+    no_grad = cluster_block(source, "cluster_norm0_nograd")
+    assert "s: updated without gradient" in no_grad
+    # the no-grad tensor takes the finder's name and the buffer colour
+    assert f'BGCOLOR="{ROLE_COLORS["buffer"]}"><TR><TD ALIGN="LEFT" BALIGN="LEFT"><B>rescaled_s</B>' in no_grad
+    # raw reaches the no-grad note by a dashed edge with the finder's label
+    labelled = [line for line in source.splitlines() if 'label="raw (read)"' in line]
+    assert len(labelled) == 1 and "style=dashed" in labelled[0]
+    # the divisor of the weight (sum(raw * s) = 2 + 6 + 6 + 12) is named as the finder asked
+    total, = [a for a in dot_nodes(cluster).values() if "<B>total</B>" in a]
+    assert "data 26<" in total
+    collapsed = draw_graph(loss, params=model, collapse=True).source
+    assert "cluster" not in collapsed and "<B>rescaled(model)</B>" in collapsed
+
+
+def test_without_its_finder_a_parametrization_is_plain_ops():
+    loss, model = _rescaled_loss()
+    source = draw_graph(loss, params=model).source
+    assert "cluster" not in source and "rescaled_s" not in source and "<B>total</B>" not in source
+
+
+def test_viz_names_no_norms_module():
+    # The drawing engine learns about the norms only through the hooks that norms.views fills.
+    from pathlib import Path
+
+    folder = Path(viz.__file__).parent
+    named = [(path.name, line) for path in sorted(folder.glob("*.py")) for line in path.read_text().splitlines()
+             if re.search(r"\bnorms\.\w|\bimport norms\b|_orig\b|n_power_iterations", line)]
+    assert named == []
+    assert {"spectral_normalize", "weight_norm", "pixel_norm"} <= set(viz.NORM_VIEWS)   # filled by norms
+
+
+def test_same_graph_same_source_in_a_fresh_process():
+    # Vertex keys hold id()s, which differ between runs: nothing emitted may follow their hash order.
+    program = ("from norms.app import graph_examples; import hashlib; "
+               "print(hashlib.sha256(graph_examples.build('pixel-norm', max_nodes=12).source.encode()).hexdigest(), "
+               "hashlib.sha256(graph_examples.build('mlp-spectral').source.encode()).hexdigest())")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    runs = {subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
+                           check=True).stdout for _ in range(3)}
+    assert len(runs) == 1
+
+
+# ---------------------------------------------------------------------------------------
 # 2. The node budget on a graph of 100,000 ops
 # ---------------------------------------------------------------------------------------
 def test_deep_chain_is_collapsed_within_budget():

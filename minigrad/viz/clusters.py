@@ -51,7 +51,7 @@ class Group:
     ops: list                     # op keys, topological order
     output: Any                   # the tensor key the group produces
     view: NormView | None = None  # when the group is one fused op
-    no_grad: dict | None = None   # {"source": key, "outputs": [keys], "label": str}
+    no_grad: dict | None = None   # {"source": key, "source_label": str, "outputs": [keys], "label": str}
     divisor_name: str | None = None   # the name of b when the output is a / b
 
 
@@ -103,7 +103,7 @@ def _parametrization_group(graph: Graph, found) -> Group | None:
             source = found.no_grad_source
             no_grad = {
                 "source": tensor_key(source) if isinstance(source, Tensor) else None,
-                "outputs": outputs, "label": found.no_grad_label,
+                "source_label": found.no_grad_source_label, "outputs": outputs, "label": found.no_grad_label,
             }
     if view is not None:
         label += f"\n(fused op '{vertices[ops[0]].node.op.name}')"
@@ -139,7 +139,7 @@ def find_groups(graph: Graph, parametrizations: list) -> list:
                 no_grad = {
                     "source": tensor_key(node.parents[source])
                     if source is not None and source < len(node.parents) else None,
-                    "outputs": outputs, "label": view.no_grad_label,
+                    "source_label": view.no_grad_source_label, "outputs": outputs, "label": view.no_grad_label,
                 }
         groups.append(Group(f"{view.label}\n(fused op '{node.op.name}')", [key], out_key, view, no_grad,
                             divisor_name=view.divisor_name))
@@ -195,7 +195,7 @@ def draw_groups(graph: Graph, groups: list, expand: bool, backward: bool = False
                 graph.edges.append(Edge(note_key, key, style="dashed"))
             source = group.no_grad["source"]
             if source in graph.vertices:
-                graph.edges.append(Edge(source, note_key, "W (detached)", style="dashed"))
+                graph.edges.append(Edge(source, note_key, group.no_grad["source_label"], style="dashed"))
         if expand and group.view is not None and group.view.resolve() is not None and len(group.ops) == 1:
             fused_op = graph.vertices[group.ops[0]].node.op
             expanded, with_grads = expand_fused(graph, group.ops[0], group.view, cluster, index, backward)

@@ -31,6 +31,7 @@ class NormView:
                     cluster
     no_grad_label   what that computation is
     no_grad_source  the argument it reads, drawn as a dashed edge into it
+    no_grad_source_label  the label of that edge
     call            ``call(composite, inputs, attrs)`` when the composite's signature is
                     not the op's (inputs, **attrs)
     divisor_name    when the expanded composite ends in ``a / b``: the name to give b
@@ -42,6 +43,7 @@ class NormView:
     no_grad_inputs: tuple = ()
     no_grad_label: str = ""
     no_grad_source: int | None = None
+    no_grad_source_label: str = ""
     call: Callable | None = None
     divisor_name: str | None = None
 
@@ -88,6 +90,7 @@ class ParametrizationView:
                     weight comes from one fused op with ``no_grad_inputs``, the names go to
                     those arguments of the op instead.
     no_grad_source  the tensor that no-grad computation reads (a dashed edge into it)
+    no_grad_source_label  the label of that edge
     no_grad_label   what that computation is
     divisor_name    when the weight is ``a / b``: the name to give b (when it has none)
     """
@@ -96,6 +99,7 @@ class ParametrizationView:
     label: str
     no_grad: list = field(default_factory=list)
     no_grad_source: Any = None
+    no_grad_source_label: str = ""
     no_grad_label: str = ""
     divisor_name: str | None = None
 
