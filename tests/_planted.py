@@ -131,7 +131,7 @@ def planted(*ops):
 
 def inputs_for(shapes, domain, seed=0):
     import minigrad as mg
-    from minigrad.verification.checks import draw_inputs
+    from minigrad.verification.domains import draw_inputs
 
     rng = np.random.default_rng(seed)
     return [mg.tensor(a, requires_grad=True) for a in draw_inputs(shapes, domain, rng)]

@@ -177,6 +177,7 @@ def backward_error_report(error: str) -> str:
 
 
 def gradcheck_report(result, eps, atol, rtol, n_inputs, n_outputs, labels, out_labels) -> str:
+    """The text of a gradcheck result: the head line, each failing pair's worst entries and hint, the culprits."""
     head = (f"gradcheck {'passed' if result.ok else 'FAILED'} for {result.name} ({result.mode} mode; "
             f"{n_inputs} input(s), {n_outputs} output(s); eps={eps:g}, atol={atol:g}, rtol={rtol:g}): "
             f"max abs error {result.max_abs_error:.3g}, max rel error {result.max_rel_error:.3g}")
@@ -223,6 +224,7 @@ def gradcheck_report(result, eps, atol, rtol, n_inputs, n_outputs, labels, out_l
 
 
 def precision_warning(label: str, dtype, eps: float) -> str:
+    """Why a non-float64 input makes central differences compare rounding noise, and what to pass instead."""
     machine = float(np.finfo(dtype).eps) if np.dtype(dtype).kind == "f" else float("nan")
     noise = machine / eps if machine == machine else float("nan")
     return (

@@ -113,6 +113,7 @@ def analytic_jacobian(outputs, inputs, differentiable, result) -> dict:
 # Comparisons
 # ---------------------------------------------------------------------------------------
 def full_compare(outputs, inputs, differentiable, evaluate, eps, atol, rtol, result, labels, out_labels):
+    """Every Jacobian entry: the analytic blocks against central differences, pair by pair, into ``result``."""
     analytic = analytic_jacobian(outputs, inputs, differentiable, result)
     sizes = [o.size for o in outputs]
     for i in differentiable:
@@ -214,6 +215,7 @@ def _add_pair(result, pair: PairResult) -> None:
 
 
 def compare_block(analytic, numeric, k, i, out_shape, in_shape, label, atol, rtol, projected=False) -> PairResult:
+    """One (output, input) block against the tolerance rule: errors, failing count, worst entries, hint."""
     difference = np.abs(analytic - numeric)
     allowed = atol + rtol * np.abs(numeric)
     failing = difference > allowed
@@ -253,6 +255,7 @@ def _unravel(flat: int, shape: tuple) -> tuple:
 
 
 def as_outputs(value: Any, name: str) -> list:
+    """``value`` as a list of output tensors (a tensor, or the tensors of a tuple); else a TypeError."""
     if isinstance(value, Tensor):
         return [value]
     if isinstance(value, (list, tuple)):

@@ -35,6 +35,7 @@ def _default_names(count: int) -> list:
 
 
 def input_domains(domain, count: int) -> list:
+    """One domain per input: ``domain`` repeated, or the per-input list checked for its length."""
     if isinstance(domain, str):
         return [domain] * count
     domain = list(domain)
@@ -81,6 +82,7 @@ def exact(value):
 
 
 def as_outputs(value) -> list:
+    """``value`` as a list of output tensors; a TypeError naming what the function returned otherwise."""
     if isinstance(value, Tensor):
         return [value]
     if isinstance(value, (list, tuple)) and all(isinstance(v, Tensor) for v in value) and value:
