@@ -399,9 +399,9 @@ assert not any(name.startswith("tutorial_") for name in REGISTRY)  # the planted
 #
 # | witness | answers | strength | limit |
 # |---|---|---|---|
-# | `gradcheck` (full) | every Jacobian entry within tolerance? | any function, any size | samples; needs float64; cost grows with the size |
-# | `gradcheck(fast_mode=True)` | one random projection | any size, 3 forward + 1 backward | one direction per check; a hint only when a second projection confirms it |
-# | `symbolic_check` | engine = `sympy.diff` for all inputs? | a proof | small shapes, within a wall-time budget; no SVD |
+# | `gradcheck` (full) | every Jacobian entry within tolerance? | any function | samples; float64; cost ~ size |
+# | `gradcheck(fast_mode=True)` | a random projection | any size, few passes | one direction; hint if 2 agree |
+# | `symbolic_check` | engine = `sympy.diff` for all inputs? | a proof | small shapes, a wall-time budget; no SVD |
 # | `norms.derivations` | closed form = `sympy.diff`? | ties code to the textbook | one fixed shape per norm |
 #
 # When a check fails, read the report from the top: *which* output and input, the worst
@@ -436,7 +436,8 @@ class FlippedSubtract(Primitive):
 
 
 with planted(FlippedSubtract):
-    ex_result = check_gradients(uses(FlippedSubtract), (mg.randn(2, 3, requires_grad=True), mg.randn(2, 3, requires_grad=True)))
+    ex_result = check_gradients(uses(FlippedSubtract),
+                                (mg.randn(2, 3, requires_grad=True), mg.randn(2, 3, requires_grad=True)))
 assert "sign is flipped" in ex_result.report
 
 # Answer 2: about 10 times smaller for 10 times smaller eps: the forward difference is first
