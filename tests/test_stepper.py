@@ -176,6 +176,32 @@ def test_recording_leaves_the_primitives_as_they_were():
     assert after == before
 
 
+@pytest.mark.parametrize("norm", ["pixel_norm", "rms_norm", "layer_norm", "batch_norm"])
+def test_recording_keeps_an_inherited_class_method_vjp_bound_to_its_op(norm):
+    # The four activation norms share one classmethod VJP that reads the op's settings
+    # (centre or not, which axes) from cls: recorded, it must still see the subclass.
+    import norms
+
+    rng = np.random.default_rng(4)
+    data, weight, bias, mix = (rng.standard_normal(shape) for shape in ((4, 3), (3,), (3,), (4, 3)))
+    call = {
+        "pixel_norm": lambda x, w, b: norms.pixel_norm(x, axis=1),
+        "rms_norm": lambda x, w, b: norms.rms_norm(x, (3,), w),
+        "layer_norm": lambda x, w, b: norms.layer_norm(x, (3,), w, b),
+        "batch_norm": lambda x, w, b: norms.batch_norm(x, weight=w, bias=b, training=True),
+    }[norm]
+    grads = []
+    for step in (backward_stepper, lambda loss: loss.backward()):
+        x, w, b = (mg.tensor(a, requires_grad=True) for a in (data, weight, bias))
+        step(mg.sum(call(x, w, b) * mix))
+        grads.append([t.grad.data if t.grad is not None else None for t in (x, w, b)])
+    for stepped, plain in zip(*grads):
+        if plain is None:
+            assert stepped is None
+        else:
+            np.testing.assert_allclose(stepped, plain, rtol=1e-12, atol=1e-14)
+
+
 def test_large_arrays_are_summarised():
     x = mg.tensor(np.linspace(-1, 1, 50), requires_grad=True, name="x")
     page = backward_stepper(mg.sum(x * x), max_values=10)

@@ -40,9 +40,10 @@ class VJPRecorder:
     """While active, every VJP call of the given primitive classes is appended to ``log``.
 
     Both of a primitive's VJPs are wrapped: ``vjp`` (on tensors) and ``fast_vjp`` (the same
-    formula on arrays, which the engine uses when the pass is not recorded). A wrapper is
-    set on the class that defines the method (so a subclass that inherits it is not logged
-    twice) and the original is put back on exit, even after an error.
+    formula on arrays, which the engine uses when the pass is not recorded). A wrapper of the
+    same kind (static or class method) is set on the class that defines the method (so a
+    subclass that inherits it is not logged twice) and the original is put back on exit,
+    even after an error.
     """
 
     METHODS = ("vjp", "fast_vjp")
@@ -61,19 +62,35 @@ class VJPRecorder:
         self.saved: dict = {}
 
     def __enter__(self):
-        log = self.log
         for owner, method in self.owners:
             descriptor = vars(owner)[method]
-            original = getattr(owner, method)
-
-            def wrapped(ctx, grad, _original=original, _method=method):
-                results = _original(ctx, grad)
-                log.append(Call(ctx, _copy(grad), [_copy(r) for r in results], _method))
-                return results
-
             self.saved[(owner, method)] = descriptor
-            setattr(owner, method, staticmethod(wrapped))
+            setattr(owner, method, self._wrap(descriptor, method))
         return self
+
+    def _wrap(self, descriptor, method: str):
+        """A method of the same kind as ``descriptor`` that logs each call."""
+        log = self.log
+
+        def record(ctx, grad, results):
+            log.append(Call(ctx, _copy(grad), [_copy(r) for r in results], method))
+            return results
+
+        if isinstance(descriptor, classmethod):
+            # Kept a classmethod: a subclass that inherits the VJP must still be its ``cls``
+            # (the shared VJP of a family of ops reads the subclass's settings from it).
+            function = descriptor.__func__
+
+            def wrapped_class(cls, ctx, grad):
+                return record(ctx, grad, function(cls, ctx, grad))
+
+            return classmethod(wrapped_class)
+        function = descriptor.__func__ if isinstance(descriptor, staticmethod) else descriptor
+
+        def wrapped(ctx, grad):
+            return record(ctx, grad, function(ctx, grad))
+
+        return staticmethod(wrapped)
 
     def __exit__(self, *exc_info):
         for (owner, method), descriptor in self.saved.items():
