@@ -225,8 +225,11 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             if node.extras is not None:
                 _record(node, grad)
             if capture is None:
-                needs = node.needs_input_grad
-                input_grads = _vjp(node, grad, fast)
+                needs, op = node.needs_input_grad, node.op  # (_vjp, written out: the hot path)
+                if fast and op.fast_vjp is not None and node.out.dtype is not _OBJECT:
+                    input_grads = op.fast_vjp(node, grad)
+                else:
+                    input_grads = op.vjp(node, grad)
             else:
                 needs, input_grads = capture.visit(node, grad, fast)
                 if needs is None:

@@ -34,8 +34,8 @@ from types import MappingProxyType
 import numpy as np
 
 from minigrad import backend
-from minigrad.autograd import Node, _creation_trace
-from minigrad.modes import AnomalyMode, GradMode
+from minigrad.autograd import Node, _creation_trace, _sequence
+from minigrad.modes import AnomalyMode, GradMode, InplaceClock
 from minigrad.tensor import Tensor
 
 REGISTRY: dict = {}
@@ -144,23 +144,52 @@ def apply(op, *inputs, **attrs):
 def apply_binary(op, first, second):
     """``apply(op, first, second)`` for a two-input op without attributes: + - * /.
 
-    The arithmetic operators are most of the ops a program runs, so they take this shorter
-    road: the same four steps, without ``apply``'s tuple of inputs, keyword dict and list of
-    arrays (about a fifth of a tiny op's time). The engine's tests check that both roads
-    build the same node and the same tensor.
+    The engine's one measured fast path. The arithmetic operators are most of the ops a
+    program runs, so they take a shorter road with the same four steps: no tuple of inputs,
+    keyword dict or list of arrays, and the node's and the result's fields stored here
+    rather than through their constructors (a Python call costs more than the stores). On
+    a chain of ``x * 1.0001 + 0.5`` it saves about 3,500 instructions of an op's 23,000 in
+    forward. tests/test_architecture.py checks that it builds the node and the tensor that
+    ``apply`` builds.
     """
     if first._data.dtype is not second._data.dtype and _mixed_worlds((first, second)):
         first, second = _exact_inputs((first, second))
     node = None
     if GradMode.enabled and (first.requires_grad or second.requires_grad):
-        node = Node(op, (first, second), _NO_ATTRS, (first.requires_grad, second.requires_grad))
+        node = _new(Node)
+        node.op = op
+        node.parents = (first, second)
+        node.attrs = _NO_ATTRS
+        node.needs_input_grad = _NEEDS[first.requires_grad][second.requires_grad]
+        node.saved = None
+        node.stamp = InplaceClock.now
+        node.seq = _next_seq()
+        node.extras = None
     try:
         out = op.forward(node, first._data, second._data)
     except ValueError as error:
         _raise_forward_error(op, (first, second), error)
-    return _result(op, out, node)
+    if type(out) is not np.ndarray:
+        out = _as_array(out)
+    tensor = _new(Tensor)
+    tensor._data = out
+    tensor.grad = None
+    tensor.name = None
+    tensor._version = 0
+    tensor._node = node
+    tensor.requires_grad = node is not None
+    if node is not None:
+        node.out = out
+    if AnomalyMode.enabled:
+        _check_anomaly_forward(op, out, node)
+    return tensor
 
 
+_new = object.__new__
+_next_seq = _sequence.__next__
+# The needs of a two-input node, shared: one tuple fewer per node for Python's cyclic
+# garbage collector to walk.
+_NEEDS = {True: {True: (True, True), False: (True, False)}, False: {True: (False, True)}}
 # The attributes of every node made by apply_binary: shared, and never written to (a
 # read-only view, so that a mistaken write fails instead of reaching every such node).
 _NO_ATTRS = MappingProxyType({})
@@ -176,8 +205,6 @@ def _result(op, out, node):
         node.out = out
         tensor = Tensor._from_op(out, node)
     if AnomalyMode.enabled:
-        if node is not None:
-            node.trace = _creation_trace()
         _check_anomaly_forward(op, out, node)
     return tensor
 
@@ -244,7 +271,10 @@ def _as_array(value) -> np.ndarray:
 
 
 def _check_anomaly_forward(op, out, node) -> None:
-    if out.dtype == object or np.all(np.isfinite(out)):
+    """Under detect_anomaly: note where the op was made, and refuse a NaN or Inf result."""
+    if node is not None:
+        node.trace = _creation_trace()
+    if out.dtype.kind == "O" or np.all(np.isfinite(out)):
         return
     where = f"\nThe op was created at:\n{node.trace}" if node is not None and node.trace else ""
     raise FloatingPointError(
