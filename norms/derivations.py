@@ -569,7 +569,7 @@ def _spectral_normalize_closed(w):
 
 
 def _register_textbook() -> None:
-    import norms
+    from norms import activation, functional, spectral, weight
     from minigrad.verification.textbook import register_derivation
 
     def register(name, fn, shapes, names, statement, reference, closed_form=None, **options):
@@ -579,7 +579,7 @@ def _register_textbook() -> None:
     def norm_of(x):
         return sp.sqrt(sum(e**2 for e in x.reshape(-1)))
 
-    register("frobenius", norms.frobenius_norm, [(2, 2)], ["W"], "d||W||_F / dW = W / ||W||_F",
+    register("frobenius", functional.frobenius_norm, [(2, 2)], ["W"], "d||W||_F / dW = W / ||W||_F",
              "Magnus & Neudecker (1999), ch. 9", lambda w: [w / norm_of(w)], aliases=["frobenius-norm", "fro"])
     register("spectral", _engine_sigma(True), [(2, 2)], ["W"],
              "d||W||_2 / dW = u1 v1^T  (u1, v1 the top singular vectors; for 2x2: u1 v1^T = W P / sigma1 with "
@@ -597,65 +597,66 @@ def _register_textbook() -> None:
              "d||W||_* / dW = U V^T  (for 2x2: (W + sign(det W) cof W) / ||W||_*)",
              "Giles (2008), 3.2; PyTorch's svd_backward", _nuclear_closed, aliases=["nuclear-norm", "nuc"],
              check_shapes=_only(((2, 2),)), note="||W||_* = sqrt(||W||_F^2 + 2 |det W|) for 2x2, with engine ops")
-    register("vector-2", lambda x: norms.vector_norm(x, 2), [(3,)], ["x"], "d||x||_2 / dx = x / ||x||_2",
+    register("vector-2", lambda x: functional.vector_norm(x, 2), [(3,)], ["x"], "d||x||_2 / dx = x / ||x||_2",
              "Magnus & Neudecker (1999)", lambda x: [x / norm_of(x)], aliases=["l2"])
-    register("vector-1", lambda x: norms.vector_norm(x, 1), [(3,)], ["x"], "d||x||_1 / dx = sign(x)",
+    register("vector-1", lambda x: functional.vector_norm(x, 1), [(3,)], ["x"], "d||x||_1 / dx = sign(x)",
              "Magnus & Neudecker (1999); subgradient 0 at x_i = 0",
              lambda x: [np.array([sp.sign(e) for e in x.reshape(-1)], dtype=object).reshape(x.shape)],
              domain="nonzero", aliases=["l1"])
-    register("vector-p", lambda x: norms.vector_norm(x, 3), [(3,)], ["x"],
+    register("vector-p", lambda x: functional.vector_norm(x, 3), [(3,)], ["x"],
              "d||x||_p / dx = sign(x) |x|^(p-1) / ||x||_p^(p-1)  (p = 3)", "Magnus & Neudecker (1999)",
              lambda x: [np.array([sp.sign(e) * sp.Abs(e) ** 2 for e in x.reshape(-1)], dtype=object).reshape(x.shape)
                         / sum(sp.Abs(e) ** 3 for e in x.reshape(-1)) ** sp.Rational(2, 3)],
              domain="nonzero", aliases=["lp"])
-    register("vector-inf", lambda x: norms.vector_norm(x, math.inf), [(3,)], ["x"],
+    register("vector-inf", lambda x: functional.vector_norm(x, math.inf), [(3,)], ["x"],
              "d||x||_inf / dx = sign(x_k) e_k, k = argmax |x_i|", "Magnus & Neudecker (1999); PyTorch's amax rule",
              derivation=lambda: derivation("vector_inf"), aliases=["linf"])
-    register("matrix-1", lambda a: norms.matrix_norm(a, 1), [(2, 2)], ["A"],
+    register("matrix-1", lambda a: functional.matrix_norm(a, 1), [(2, 2)], ["A"],
              "d||A||_1 / dA = sign(A) on the column of largest sum |a|, 0 elsewhere", "Giles (2008)",
              derivation=lambda: derivation("matrix_1"))
-    register("matrix-inf", lambda a: norms.matrix_norm(a, math.inf), [(2, 2)], ["A"],
+    register("matrix-inf", lambda a: functional.matrix_norm(a, math.inf), [(2, 2)], ["A"],
              "d||A||_inf / dA = sign(A) on the row of largest sum |a|, 0 elsewhere", "Giles (2008)",
              derivation=lambda: derivation("matrix_inf"))
-    register("normalize", lambda x: _against(_cotangent(x.shape), norms.normalize(x, axis=0)), [(3,)], ["x"],
+    register("normalize", lambda x: _against(_cotangent(x.shape), functional.normalize(x, axis=0)), [(3,)], ["x"],
              "y = x / ||x||:  grad_x = (G - y <G, y>) / ||x||  (G = grad_y)", "Magnus & Neudecker (1999); F.normalize",
              lambda x: [_object((sp.Matrix(list(_cotangent(x.shape))) - sp.Matrix(list(x)) / norm_of(x)
                                  * _inner(sp.Matrix(list(_cotangent(x.shape))), sp.Matrix(list(x)) / norm_of(x)))
                                 / norm_of(x)).reshape(x.shape)],
              check_shapes=_dims(1))
-    register("power-iteration", lambda w: norms.power_iteration(w, _exact_vector(_U0), n_iter=1)[0], [(2, 2)], ["W"],
+    register("power-iteration", lambda w: functional.power_iteration(w, _exact_vector(_U0), n_iter=1)[0],
+             [(2, 2)], ["W"],
              "one step v = W^T u0/||W^T u0||, u = W v/||W v||, sigma = u^T W v:  "
              "d sigma / dW = u v^T + u0 (W^T u - sigma v)^T / ||W^T u0||  (u0 = (3/5, 4/5))",
              "Miyato et al. (2018), algorithm 1", _power_iteration_closed, check_shapes=_only(((2, 2),)))
     register("spectral-normalize",
              lambda w: _against(_cotangent(w.shape),
-                                norms.spectral_normalize(w, _exact_vector(_U0), _exact_vector(_V0))),
+                                spectral.spectral_normalize(w, _exact_vector(_U0), _exact_vector(_V0))),
              [(2, 2)], ["W"],
              "W / sigma, sigma = u^T W v (u, v constant):  grad_W = G / sigma - (<G, W> / sigma^2) u v^T",
              "Miyato et al. (2018); PyTorch torch/nn/utils/spectral_norm.py", _spectral_normalize_closed,
              check_shapes=_only(((2, 2),)), aliases=["spectral-norm-weight"],
              note="u = (3/5, 4/5) and v = (5/13, -12/13) stand for the power iteration's vectors")
-    register("weight-norm", lambda g, v: _against(_cotangent(v.shape), norms.weight_normalize(g, v, dim=0)),
+    register("weight-norm", lambda g, v: _against(_cotangent(v.shape), weight.weight_normalize(g, v, dim=0)),
              [(2, 1), (2, 3)], ["g", "v"],
              "w = g v / ||v|| (per row):  grad_v = (g / ||v||) (I - v v^T / ||v||^2) grad_w,  "
              "grad_g = v . grad_w / ||v||  (grad_w = G)",
              "Salimans & Kingma (2016), eq. 3", _weight_norm_closed, domain=["real", "nonzero"],
              check_shapes=_weight_norm_shapes, aliases=["weight"])
-    register("layer-norm", lambda x: _against(_cotangent(x.shape), norms.layer_norm(x, x.shape[-1], eps=0.0)),
+    register("layer-norm", lambda x: _against(_cotangent(x.shape), activation.layer_norm(x, x.shape[-1], eps=0.0)),
              [(2, 3)], ["x"],
              "y = (x - mean) / sigma over the last axis:  grad_x = (G - mean(G) - y mean(G y)) / sigma",
              "Ba, Kiros & Hinton (2016)", lambda x: [_rows_of(_standard_form(True), x, -1)],
              check_shapes=_dims(2), note="eps = 0; with eps, sigma = sqrt(var + eps)")
-    register("rms-norm", lambda x: _against(_cotangent(x.shape), norms.rms_norm(x, x.shape[-1], eps=0.0)),
+    register("rms-norm", lambda x: _against(_cotangent(x.shape), activation.rms_norm(x, x.shape[-1], eps=0.0)),
              [(2, 3)], ["x"], "y = x / rms(x) over the last axis:  grad_x = (G - y mean(G y)) / rms(x)",
              "Zhang & Sennrich (2019)", lambda x: [_rows_of(_standard_form(False), x, -1)],
              check_shapes=_dims(2), note="eps = 0; with eps, rms = sqrt(mean(x^2) + eps)")
-    register("pixel-norm", lambda x: _against(_cotangent(x.shape), norms.pixel_norm(x, 1, eps=0.0)),
+    register("pixel-norm", lambda x: _against(_cotangent(x.shape), activation.pixel_norm(x, 1, eps=0.0)),
              [(2, 3)], ["x"], "y = x / rms(x) over the channels (axis 1):  grad_x = (G - y mean(G y)) / rms(x)",
              "Karras et al. (2018), ProGAN, 4.2", lambda x: [_rows_of(_standard_form(False), x, 1)],
              check_shapes=_dims(2), note="eps = 0; with eps, rms = sqrt(mean(x^2) + eps)")
     register("batch-norm",
-             lambda x: _against(_cotangent(x.shape), norms.batch_norm(x, training=True, eps=0.0)), [(3, 2)], ["x"],
+             lambda x: _against(_cotangent(x.shape), activation.batch_norm(x, training=True, eps=0.0)), [(3, 2)], ["x"],
              "per feature over the batch of m:  grad_x = (1/m) (1/sigma) (m G - sum(G) - xhat sum(G xhat))",
              "Ioffe & Szegedy (2015), section 3", lambda x: [_rows_of(_standard_form(True), x, 0)],
              check_shapes=_dims(2), note="eps = 0; with eps, sigma = sqrt(var + eps); (1/m)(m G - sum G - "

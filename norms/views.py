@@ -17,7 +17,7 @@ cheap.
 """
 from __future__ import annotations
 
-from minigrad.viz.views import ParametrizationView, register_norm_view, register_parametrization_finder
+from minigrad.viz.views import ParametrizationView, register_view, register_parametrization_finder
 from norms.activation import layer_norm_composed, pixel_norm_composed, rms_norm_composed
 from norms.functional import frobenius_norm_composed
 from norms.spectral import spectral_normalize_composed
@@ -57,21 +57,21 @@ def _call_rms(function, inputs, attrs):
 
 def register_fused_views() -> None:
     """Register the cluster view of every fused norm op with ``minigrad.viz``."""
-    register_norm_view("frobenius_norm", "Frobenius norm  ||x||_F = sqrt(sum x^2)", frobenius_norm_composed)
+    register_view("frobenius_norm", "Frobenius norm  ||x||_F = sqrt(sum x^2)", frobenius_norm_composed)
     # the general-p op (p other than 0, 2, +-inf) is drawn as the fused op alone
-    register_norm_view("vector_norm", "vector norm  ||x||_p")
-    register_norm_view(
+    register_view("vector_norm", "vector norm  ||x||_p")
+    register_view(
         "spectral_normalize", SPECTRAL_LABEL, spectral_normalize_composed,
         no_grad_inputs=(1, 2), no_grad_label=POWER_ITERATION_LABEL, no_grad_source=0,
         no_grad_source_label=DETACHED_WEIGHT, divisor_name="sigma",
     )
-    register_norm_view("weight_norm", "weight norm  w = g * v / ||v||", weight_normalize_composed)
-    register_norm_view("pixel_norm", "pixel norm  x / sqrt(mean(x^2, axis) + eps)", pixel_norm_composed,
+    register_view("weight_norm", "weight norm  w = g * v / ||v||", weight_normalize_composed)
+    register_view("pixel_norm", "pixel norm  x / sqrt(mean(x^2, axis) + eps)", pixel_norm_composed,
                        call=_call_pixel)
-    register_norm_view("rms_norm", "RMS norm  x / sqrt(mean(x^2) + eps) * w", rms_norm_composed, call=_call_rms)
-    register_norm_view("layer_norm", "layer norm  (x - mean) / sqrt(var + eps) * w + b", layer_norm_composed,
+    register_view("rms_norm", "RMS norm  x / sqrt(mean(x^2) + eps) * w", rms_norm_composed, call=_call_rms)
+    register_view("layer_norm", "layer norm  (x - mean) / sqrt(var + eps) * w + b", layer_norm_composed,
                        call=_call_layer)
-    register_norm_view("batch_norm", "batch norm  (x - mean_B) / sqrt(var_B + eps) * w + b")
+    register_view("batch_norm", "batch norm  (x - mean_B) / sqrt(var_B + eps) * w + b")
 
 
 # ---------------------------------------------------------------------------------------

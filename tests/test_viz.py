@@ -413,7 +413,7 @@ def test_same_graph_same_source():
 
 
 # ---------------------------------------------------------------------------------------
-# A fused norm op, drawn through the NORM_VIEWS hook
+# A fused norm op, drawn through the FUSED_OP_VIEWS hook
 # ---------------------------------------------------------------------------------------
 @pytest.fixture
 def fused_norm():
@@ -433,13 +433,13 @@ def fused_norm():
             return (grad * x / ctx.output,)
 
     register(_TestFrobenius)
-    viz.register_norm_view("test_frobenius_norm", "Frobenius norm ||x||_F",
+    viz.register_view("test_frobenius_norm", "Frobenius norm ||x||_F",
                            composite=lambda x: mg.sqrt(mg.sum(x * x)))
     try:
         yield lambda x: apply(_TestFrobenius, x)
     finally:
         unregister("test_frobenius_norm")
-        viz.NORM_VIEWS.pop("test_frobenius_norm", None)
+        viz.FUSED_OP_VIEWS.pop("test_frobenius_norm", None)
 
 
 def test_fused_norm_is_a_cluster_expanded_into_its_composite(fused_norm):
@@ -579,7 +579,7 @@ def test_viz_names_no_norms_module():
     named = [(path.name, line) for path in sorted(folder.glob("*.py")) for line in path.read_text().splitlines()
              if re.search(r"\bnorms\.\w|\bimport norms\b|_orig\b|n_power_iterations", line)]
     assert named == []
-    assert {"spectral_normalize", "weight_norm", "pixel_norm"} <= set(viz.NORM_VIEWS)   # filled by norms
+    assert {"spectral_normalize", "weight_norm", "pixel_norm"} <= set(viz.FUSED_OP_VIEWS)   # filled by norms
 
 
 def test_same_graph_same_source_in_a_fresh_process():

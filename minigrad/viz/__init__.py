@@ -12,7 +12,7 @@ What the picture shows
               requires grad), constant (an unnamed leaf), buffer, output (``ROLE_COLORS``)
     ops       small ellipses between the boxes; an edge into an op that takes several
               inputs carries the argument index (0, 1, ...)
-    clusters  a fused op with a registered view (``register_norm_view``) or a module
+    clusters  a fused op with a registered view (``register_view``) or a module
               parametrization that a registered finder reports
               (``register_parametrization_finder``) is one labelled cluster; expanded, it
               shows the composite it equals (a computation done without gradient, such as
@@ -43,7 +43,7 @@ from importlib import import_module
 # when it is imported. Everything else is imported on first use (drawing needs graphviz,
 # the stepper its page), so that registering costs an importing package next to nothing.
 from minigrad.viz.views import (
-    NORM_VIEWS, NormView, ParametrizationView, register_norm_view, register_parametrization_finder,
+    FUSED_OP_VIEWS, FusedOpView, ParametrizationView, register_view, register_parametrization_finder,
 )
 
 #: public name -> the module that defines it
@@ -57,7 +57,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "draw_graph", "show", "NormView", "NORM_VIEWS", "register_norm_view", "ParametrizationView",
+    "draw_graph", "show", "FusedOpView", "FUSED_OP_VIEWS", "register_view", "ParametrizationView",
     "register_parametrization_finder", "ROLE_COLORS", "DEFAULT_MAX_NODES", "DotNotFound", "render",
     "INSTALL_HINT", "FORMATS", "GraphView", "dot_available", "summarize", "backward_stepper", "StepperPage",
 ]

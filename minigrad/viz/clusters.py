@@ -17,7 +17,7 @@ import numpy as np
 from minigrad.tensor import Tensor
 from minigrad.viz.graph import Cluster, Edge, Graph, Vertex, insert_before, tensor_key, walk
 from minigrad.viz.labels import wrap
-from minigrad.viz.views import NormView, view_for_op
+from minigrad.viz.views import FusedOpView, view_for_op
 
 _CLUSTER_PREFIX = "cluster_norm"
 _COMPOSITE = "x"   # first item of the key of a vertex of an expanded composite
@@ -50,7 +50,7 @@ class Group:
     label: str
     ops: list                     # op keys, topological order
     output: Any                   # the tensor key the group produces
-    view: NormView | None = None  # when the group is one fused op
+    view: FusedOpView | None = None  # when the group is one fused op
     no_grad: dict | None = None   # {"source": key, "source_label": str, "outputs": [keys], "label": str}
     divisor_name: str | None = None   # the name of b when the output is a / b
 
@@ -222,7 +222,7 @@ def name_divisor(graph: Graph, output_key, name: str) -> None:
         vertex.name = name
 
 
-def expand_fused(graph: Graph, op_key, view: NormView, cluster: str, index: int, backward: bool) -> tuple:
+def expand_fused(graph: Graph, op_key, view: FusedOpView, cluster: str, index: int, backward: bool) -> tuple:
     """Replace a fused op by the graph of its composite twin, re-run on copies of its inputs.
 
     In the backward view the composite is also run backward from the fused op's recorded

@@ -33,7 +33,7 @@ class Vertex:
     hidden_count: int = 0
     grad: Any = None               # gradient array to show (backward view)
     expanded: bool = False         # inside an expanded fused op (no gradient of its own)
-    view: Any = None               # a collapsed group's NormView (when it is one fused op)
+    view: Any = None               # a collapsed group's FusedOpView (when it is one fused op)
     ops: list = field(default_factory=list)  # a collapsed group's nodes
 
 

@@ -5,7 +5,7 @@ longer computation) or a module parametrization (a weight recomputed from other 
 before each forward) registers a view here, and the drawing shows it as one labelled
 cluster, expanded into the composite it equals or collapsed into one node:
 
-    register_norm_view("my_norm", "my norm  x / ||x||", composite=my_norm_composed)
+    register_view("my_norm", "my norm  x / ||x||", composite=my_norm_composed)
     register_parametrization_finder(find_my_parametrizations)
 
 This module imports nothing heavy, so a package can register its views when it is
@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 
 @dataclass
-class NormView:
+class FusedOpView:
     """How a fused op is drawn.
 
     label           the cluster's title, e.g. "Frobenius norm  ||x||_F = sqrt(sum x^2)"
@@ -56,23 +56,23 @@ class NormView:
         return lambda *inputs, **attrs: call(function, inputs, attrs)
 
 
-#: op name -> NormView. Packages add to it with ``register_norm_view``, so that viz itself
+#: op name -> FusedOpView. Packages add to it with ``register_view``, so that viz itself
 #: needs no change when a fused op is added.
-NORM_VIEWS: dict = {}
+FUSED_OP_VIEWS: dict = {}
 
 
-def register_norm_view(op_name: str, label: str, composite: Callable | None = None, **options) -> NormView:
-    """Draw the fused op ``op_name`` as a cluster titled ``label``; see ``NormView``."""
-    view = NormView(label, composite, **options)
-    NORM_VIEWS[op_name] = view
+def register_view(op_name: str, label: str, composite: Callable | None = None, **options) -> FusedOpView:
+    """Draw the fused op ``op_name`` as a cluster titled ``label``; see ``FusedOpView``."""
+    view = FusedOpView(label, composite, **options)
+    FUSED_OP_VIEWS[op_name] = view
     return view
 
 
-def view_for_op(op) -> NormView | None:
+def view_for_op(op) -> FusedOpView | None:
     """The registered view of a primitive (by its name), or the view it carries itself."""
-    view = NORM_VIEWS.get(op.name)
-    if view is None and getattr(op, "norm_view", None) is not None:
-        view = op.norm_view
+    view = FUSED_OP_VIEWS.get(op.name)
+    if view is None and getattr(op, "fused_op_view", None) is not None:
+        view = op.fused_op_view
     return view
 
 
