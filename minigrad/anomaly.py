@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 
-from minigrad.autograd import AnomalyMode
+from minigrad.modes import AnomalyMode
 
 
 class detect_anomaly(contextlib.ContextDecorator):

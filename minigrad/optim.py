@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from minigrad.autograd import bump_version, no_grad
+from minigrad.modes import bump_version, no_grad
 from minigrad.tensor import Tensor
 
 

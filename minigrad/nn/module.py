@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from minigrad.autograd import bump_version
+from minigrad.modes import bump_version
 from minigrad.tensor import Tensor
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
-from minigrad.autograd import GradMode
+from minigrad.modes import GradMode
 from minigrad.ops.elementwise import add, div, mul, sub, unbroadcast
 from minigrad.ops.registry import Primitive, apply, register
 from minigrad.ops.shape import reshape, swapaxes, transpose

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 
-from minigrad.autograd import no_grad
+from minigrad.modes import no_grad
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
