@@ -329,10 +329,12 @@ def _arithmetic(op, name: str):
 def attach(cls: type) -> None:
     """Add the methods of ``_TensorMethods`` and the four arithmetic operators to ``cls``."""
     for name, value in vars(_TensorMethods).items():
-        if name in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"):
+        # only what the class body defines: not the bookkeeping Python adds to every class
+        # (__module__, __dict__, __firstlineno__, ...), which would overwrite Tensor's own
+        if not isinstance(value, (FunctionType, property)) and name != "__hash__":
             continue
         function = value.fget if isinstance(value, property) else value
-        if isinstance(function, FunctionType):
+        if isinstance(function, FunctionType) and function.__name__ == name:  # (clip = clamp stays clamp)
             function.__qualname__ = f"{cls.__name__}.{name}"
         setattr(cls, name, value)
     for op, name in ((Add, "__add__"), (Sub, "__sub__"), (Mul, "__mul__"), (Div, "__truediv__")):

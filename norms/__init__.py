@@ -7,7 +7,10 @@
 #: for the checks in every world, a 0-d operand among them (see minigrad.ops.registry).
 __minigrad_library__ = True
 
+import os as _os
 from importlib import import_module
+
+from minigrad import numeric_warnings as _numeric_warnings
 
 from norms.spectral import remove_spectral_norm, spectral_norm, spectral_normalize, spectral_normalize_composed
 from norms.weight import remove_weight_norm, weight_norm, weight_norm_init, weight_normalize, weight_normalize_composed
@@ -20,6 +23,10 @@ from norms.functional import (
     power_iteration, vector_norm, vector_norm_composed,
 )
 from norms import views as views  # registers how the norms are drawn with minigrad.viz
+
+# NumPy's warnings from inside the norms' ops are restated as the engine's are: one line at the
+# user's call, naming the op.
+_numeric_warnings.restate_warnings_from(_os.path.dirname(_os.path.abspath(__file__)))
 
 __all__ = [
     "spectral_normalize", "spectral_normalize_composed", "spectral_norm", "remove_spectral_norm",

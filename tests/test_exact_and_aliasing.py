@@ -244,3 +244,19 @@ def test_errstate_keeps_them_silent():
         with np.errstate(divide="ignore", invalid="ignore"):
             mg.log(mg.tensor([0.0])); mg.sqrt(mg.tensor([-1.0]))
     """) == ""
+
+
+def test_numpy_warnings_inside_the_norms_name_the_norm_at_the_users_line():
+    stderr = _stderr_of("""
+        import numpy as np, minigrad as mg, norms
+        w = mg.tensor(np.zeros((2, 2)), requires_grad=True)
+        norms.pixel_norm(w, eps=0.0)
+        norms.pixel_norm_composed(w, eps=0.0)
+    """)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2, stderr
+    assert lines[0].startswith(
+        "<string>:4: RuntimeWarning: pixel_norm: invalid value encountered in divide (input shape (2, 2))")
+    assert lines[1].startswith(
+        "<string>:5: RuntimeWarning: div: invalid value encountered in divide (input shapes (2, 2), (2, 1))")
+    assert "norms/" not in stderr and "minigrad/" not in stderr

@@ -27,6 +27,7 @@ operands are where broadcasting and SymPy scalars break first.
 """
 from __future__ import annotations
 
+import operator
 import re
 import sys
 from types import MappingProxyType
@@ -65,7 +66,7 @@ class Primitive:
 
     @staticmethod
     def vjp(ctx, grad):
-        raise NotImplementedError("this primitive defines no VJP")
+        raise NotImplementedError(f"{ctx.op.name}: this primitive defines no VJP")
 
 
 def register(cls):
@@ -127,18 +128,32 @@ def apply(op, *inputs, **attrs):
        op's name and the shapes).
     4. The result is a tensor linked to the node, or a constant when nothing was recorded.
     """
-    if _mixed_worlds(inputs):
+    if len(inputs) > 1 and _mixed_worlds(inputs):
         inputs = _exact_inputs(inputs)
     node = None
     if GradMode.enabled:
-        needs = tuple([t.requires_grad for t in inputs])
+        needs = tuple(map(_REQUIRES_GRAD, inputs))
         if True in needs:
             node = Node(op, inputs, attrs, needs)
     try:
-        out = op.forward(node, *[t._data for t in inputs], **attrs)
+        out = op.forward(node, *map(_DATA, inputs), **attrs)
     except ValueError as error:
         _raise_forward_error(op, inputs, error)
-    return _result(op, out, node)
+    if type(out) is not np.ndarray:
+        out = _as_array(out)
+    if node is None:
+        tensor = Tensor._constant(out)
+    else:
+        node.out = out
+        tensor = Tensor._from_op(out, node)
+    if AnomalyMode.enabled:
+        _check_anomaly_forward(op, out, node)
+    return tensor
+
+
+# (C-level attribute readers: a comprehension would cost a Python frame per op)
+_DATA = operator.attrgetter("_data")
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 
 
 def apply_binary(op, first, second):
@@ -193,20 +208,6 @@ _NEEDS = {True: {True: (True, True), False: (True, False)}, False: {True: (False
 # The attributes of every node made by apply_binary: shared, and never written to (a
 # read-only view, so that a mistaken write fails instead of reaching every such node).
 _NO_ATTRS = MappingProxyType({})
-
-
-def _result(op, out, node):
-    """The op's output array as a tensor; a recorded node keeps the array for its VJP."""
-    if type(out) is not np.ndarray:
-        out = _as_array(out)
-    if node is None:
-        tensor = Tensor._constant(out)
-    else:
-        node.out = out
-        tensor = Tensor._from_op(out, node)
-    if AnomalyMode.enabled:
-        _check_anomaly_forward(op, out, node)
-    return tensor
 
 
 _NAMED = re.compile(r"^[\w.]+(\(.*?\))?: ")
