@@ -12,6 +12,7 @@ import numpy as np
 from minigrad import backend, ops
 from minigrad.tensor import Tensor, lift
 from minigrad.ops.fused import cross_entropy_indices, linear as fused_linear
+from minigrad.ops.reduce import _gather, _one_axis, resolve_axis, return_types
 
 
 def _count(x: Tensor, axis) -> int:
@@ -223,83 +224,6 @@ def linear_composed(x, weight, bias=None) -> Tensor:
 # (PyTorch, correction 1); ``x.max(1)`` and ``x.max(dim=1)`` give PyTorch's (values,
 # indices), ``x.max(axis=1)`` NumPy's values.
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
-
-
-class return_types:  # (PyTorch's name: torch.return_types.max and friends)
-    """The named tuples of (values, indices) that ``max``/``min``/``sort``/``topk`` return."""
-
-    max = namedtuple("max", ["values", "indices"])
-    min = namedtuple("min", ["values", "indices"])
-    sort = namedtuple("sort", ["values", "indices"])
-    topk = namedtuple("topk", ["values", "indices"])
-
-
-def resolve_axis(function: str, dim=None, axis=None, keepdim=None, keepdims=None) -> tuple:
-    """(axis, keepdims) from PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims``."""
-    if dim is not None and axis is not None:
-        raise TypeError(
-            f"{function}: got dim={dim!r} and axis={axis!r}; they are one argument under "
-            f"PyTorch's and NumPy's names, give only one."
-        )
-    if keepdim is not None and keepdims is not None and bool(keepdim) != bool(keepdims):
-        raise TypeError(
-            f"{function}: got keepdim={keepdim!r} and keepdims={keepdims!r}; they are one "
-            f"argument under PyTorch's and NumPy's names, give only one."
-        )
-    chosen = dim if dim is not None else axis
-    if isinstance(chosen, list):
-        chosen = tuple(chosen)
-    return chosen, bool(keepdim if keepdim is not None else (keepdims or False))
-
-
-def _one_axis(x: Tensor, dim, function: str) -> int:
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
-        raise TypeError(f"{function}: dim must be one int, got {dim!r}")
-    axes = ops.normalize_axis(int(dim), x.ndim, function)
-    return axes[0] if axes else 0
-
-
-def _gather(x: Tensor, indices: np.ndarray, axis: int) -> Tensor:
-    """x's entries at ``indices`` along ``axis`` (NumPy's take_along_axis), as getitem.
-
-    The gradient is getitem's: scattered back to the picked places only.
-    """
-    grids = np.ogrid[tuple(slice(0, size) for size in indices.shape)]
-    index = tuple(indices if i == axis else grids[i] for i in range(indices.ndim))
-    return ops.getitem(x, index)
-
-
-def _extreme_with_index(x, dim, keepdim: bool, largest: bool):
-    x = lift(x)
-    name = "max" if largest else "min"
-    backend.require_numeric(name, x.data)
-    if x.ndim == 0:
-        ops.normalize_axis(dim, 0, name)
-        return getattr(return_types, name)(x, Tensor._constant(np.zeros((), dtype=np.int64)))
-    axis = _one_axis(x, dim, name)
-    if x.shape[axis] == 0:
-        raise IndexError(f"{name}: cannot take the {name} over dim {dim} of length 0 (shape {x.shape})")
-    pick = np.argmax if largest else np.argmin
-    indices = np.expand_dims(pick(x.data, axis=axis), axis)
-    values = _gather(x, indices, axis)
-    if not keepdim:
-        values = ops.reshape(values, tuple(s for i, s in enumerate(values.shape) if i != axis))
-        indices = np.squeeze(indices, axis)
-    return getattr(return_types, name)(values, Tensor._constant(indices.astype(np.int64)))
-
-
-def max_values_indices(x, dim, keepdim: bool = False):
-    """(values, indices) of the largest entry along ``dim``, as ``torch.max(x, dim)``.
-
-    The gradient reaches only the entry picked (the first largest), as in PyTorch; the
-    reduction ``x.max(axis=...)``/``amax`` instead shares it among ties.
-    """
-    return _extreme_with_index(x, dim, keepdim, largest=True)
-
-
-def min_values_indices(x, dim, keepdim: bool = False):
-    """(values, indices) of the smallest entry along ``dim``, as ``torch.min(x, dim)``."""
-    return _extreme_with_index(x, dim, keepdim, largest=False)
 
 
 def argmax(x, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:

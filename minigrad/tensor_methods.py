@@ -21,6 +21,7 @@ from minigrad import _numpy_interop, backend
 from minigrad import autograd as _autograd
 from minigrad import functional as _functional
 from minigrad import ops as _ops
+from minigrad.ops import reduce as _reduce
 from minigrad.ops import special as _special
 from minigrad.ops.cast import Cast
 from minigrad.ops.elementwise import Add, Div, Mul, Sub
@@ -154,7 +155,7 @@ class _TensorMethods:
     # docstring for the few places where the two libraries mean different things.
     def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None, out=None):
         _no_numpy_extras("sum", dtype, out)
-        axis, keepdims = _functional.resolve_axis("sum", dim, axis, keepdim, keepdims)
+        axis, keepdims = _reduce.resolve_axis("sum", dim, axis, keepdim, keepdims)
         return _ops.sum_(self, axis, keepdims)
 
     def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None, out=None):
@@ -179,20 +180,20 @@ class _TensorMethods:
         if isinstance(dim, Tensor):
             return _ops.maximum(self, dim)
         if dim is None:
-            axis, keepdims = _functional.resolve_axis("max", None, axis, keepdim, keepdims)
+            axis, keepdims = _reduce.resolve_axis("max", None, axis, keepdim, keepdims)
             return _ops.max_(self, axis, keepdims)
-        _functional.resolve_axis("max", dim, axis, keepdim, keepdims)
-        return _functional.max_values_indices(self, dim, bool(keepdim))
+        _reduce.resolve_axis("max", dim, axis, keepdim, keepdims)
+        return _reduce.max_values_indices(self, dim, bool(keepdim))
 
     def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """Smallest entry; the same spellings as ``max``."""
         if isinstance(dim, Tensor):
             return _ops.minimum(self, dim)
         if dim is None:
-            axis, keepdims = _functional.resolve_axis("min", None, axis, keepdim, keepdims)
+            axis, keepdims = _reduce.resolve_axis("min", None, axis, keepdim, keepdims)
             return _ops.min_(self, axis, keepdims)
-        _functional.resolve_axis("min", dim, axis, keepdim, keepdims)
-        return _functional.min_values_indices(self, dim, bool(keepdim))
+        _reduce.resolve_axis("min", dim, axis, keepdim, keepdims)
+        return _reduce.min_values_indices(self, dim, bool(keepdim))
 
     def amax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         return _functional.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)

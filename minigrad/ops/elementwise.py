@@ -38,7 +38,7 @@ def unbroadcast(grad, shape: tuple):
     entry along a stretched axis, so the input's gradient is the *sum* of the output's
     gradient along (1) the prepended leading axes and (2) the axes that were 1.
     Written with the methods tensors and arrays share (``sum``, ``reshape``), so it works
-    in both array worlds: on tensors it is differentiable too; on the raw arrays of a
+    on tensors and on arrays alike: on tensors it is differentiable too; on the raw arrays of a
     backward pass that is not recorded it is plain NumPy.
     """
     grad_shape = grad.shape

@@ -1,12 +1,14 @@
 """Reductions over axes: sum and max (with NumPy's ``axis`` and ``keepdims``)."""
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from minigrad import backend
 from minigrad.ops.elementwise import mul, neg
 from minigrad.ops.registry import Primitive, apply, register
-from minigrad.ops.shape import BroadcastTo, Reshape
+from minigrad.ops.shape import BroadcastTo, Reshape, getitem, reshape
 from minigrad.tensor import Tensor, lift
 
 
@@ -163,8 +165,6 @@ def max_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     (values, indices). A positional second argument is NumPy's axis (``np.max(x, 1)``).
     """
     if dim is not None:
-        from minigrad.functional import max_values_indices
-
         _pytorch_names("max", dim, axis, keepdim, None)
         return max_values_indices(a, dim, bool(keepdim))
     if keepdim is not None:
@@ -177,8 +177,6 @@ def max_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
 def min_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Smallest entry over ``axis``, composed as -max(-a); ``dim=`` as in ``max_``."""
     if dim is not None:
-        from minigrad.functional import min_values_indices
-
         _pytorch_names("min", dim, axis, keepdim, None)
         return min_values_indices(a, dim, bool(keepdim))
     if keepdim is not None:
@@ -187,7 +185,83 @@ def min_(a, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
 
 
 def _pytorch_names(function: str, dim, axis, keepdim, keepdims) -> tuple:
-    """(axis, keepdims) from either spelling (see functional.resolve_axis)."""
-    from minigrad.functional import resolve_axis
-
+    """(axis, keepdims) from either spelling (see resolve_axis)."""
     return resolve_axis(function, dim, axis, keepdim, keepdims if keepdims else None)
+
+
+# PyTorch's max/min over one dim: (values, indices) ----------------------------------------
+class return_types:  # (PyTorch's name: torch.return_types.max and friends)
+    """The named tuples of (values, indices) that ``max``/``min``/``sort``/``topk`` return."""
+
+    max = namedtuple("max", ["values", "indices"])
+    min = namedtuple("min", ["values", "indices"])
+    sort = namedtuple("sort", ["values", "indices"])
+    topk = namedtuple("topk", ["values", "indices"])
+
+
+def resolve_axis(function: str, dim=None, axis=None, keepdim=None, keepdims=None) -> tuple:
+    """(axis, keepdims) from PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims``."""
+    if dim is not None and axis is not None:
+        raise TypeError(
+            f"{function}: got dim={dim!r} and axis={axis!r}; they are one argument under "
+            f"PyTorch's and NumPy's names, give only one."
+        )
+    if keepdim is not None and keepdims is not None and bool(keepdim) != bool(keepdims):
+        raise TypeError(
+            f"{function}: got keepdim={keepdim!r} and keepdims={keepdims!r}; they are one "
+            f"argument under PyTorch's and NumPy's names, give only one."
+        )
+    chosen = dim if dim is not None else axis
+    if isinstance(chosen, list):
+        chosen = tuple(chosen)
+    return chosen, bool(keepdim if keepdim is not None else (keepdims or False))
+
+
+def _one_axis(x: Tensor, dim, function: str) -> int:
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{function}: dim must be one int, got {dim!r}")
+    axes = normalize_axis(int(dim), x.ndim, function)
+    return axes[0] if axes else 0
+
+
+def _gather(x: Tensor, indices: np.ndarray, axis: int) -> Tensor:
+    """x's entries at ``indices`` along ``axis`` (NumPy's take_along_axis), as getitem.
+
+    The gradient is getitem's: scattered back to the picked places only.
+    """
+    grids = np.ogrid[tuple(slice(0, size) for size in indices.shape)]
+    index = tuple(indices if i == axis else grids[i] for i in range(indices.ndim))
+    return getitem(x, index)
+
+
+def _extreme_with_index(x, dim, keepdim: bool, largest: bool):
+    x = lift(x)
+    name = "max" if largest else "min"
+    backend.require_numeric(name, x.data)
+    if x.ndim == 0:
+        normalize_axis(dim, 0, name)
+        return getattr(return_types, name)(x, Tensor._constant(np.zeros((), dtype=np.int64)))
+    axis = _one_axis(x, dim, name)
+    if x.shape[axis] == 0:
+        raise IndexError(f"{name}: cannot take the {name} over dim {dim} of length 0 (shape {x.shape})")
+    pick = np.argmax if largest else np.argmin
+    indices = np.expand_dims(pick(x.data, axis=axis), axis)
+    values = _gather(x, indices, axis)
+    if not keepdim:
+        values = reshape(values, tuple(s for i, s in enumerate(values.shape) if i != axis))
+        indices = np.squeeze(indices, axis)
+    return getattr(return_types, name)(values, Tensor._constant(indices.astype(np.int64)))
+
+
+def max_values_indices(x, dim, keepdim: bool = False):
+    """(values, indices) of the largest entry along ``dim``, as ``torch.max(x, dim)``.
+
+    The gradient reaches only the entry picked (the first largest), as in PyTorch; the
+    reduction ``x.max(axis=...)``/``amax`` instead shares it among ties.
+    """
+    return _extreme_with_index(x, dim, keepdim, largest=True)
+
+
+def min_values_indices(x, dim, keepdim: bool = False):
+    """(values, indices) of the smallest entry along ``dim``, as ``torch.min(x, dim)``."""
+    return _extreme_with_index(x, dim, keepdim, largest=False)
