@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad import ops
+from minigrad import functional, ops
 from minigrad.autograd import GradMode
 from minigrad.tensor import Tensor, lift, view_owner
 
@@ -143,9 +143,9 @@ _FUNCTIONS = {
     "amax": _reduction("max"), "min": _reduction("min"), "amin": _reduction("min"),
     "prod": _reduction("prod"), "var": _reduction("var", ("axis", "keepdims", "ddof")),
     "std": _reduction("std", ("axis", "keepdims", "ddof")),
-    "argmax": lambda a, axis=None, out=None, keepdims=False: _functional().argmax(a, axis=axis, keepdims=keepdims)
+    "argmax": lambda a, axis=None, out=None, keepdims=False: functional.argmax(a, axis=axis, keepdims=keepdims)
     if out is None else _plain("argmax", {"out": out}, ()),
-    "argmin": lambda a, axis=None, out=None, keepdims=False: _functional().argmin(a, axis=axis, keepdims=keepdims)
+    "argmin": lambda a, axis=None, out=None, keepdims=False: functional.argmin(a, axis=axis, keepdims=keepdims)
     if out is None else _plain("argmin", {"out": out}, ()),
     "reshape": lambda a, *shape, **kw: ops.reshape(a, *(shape or (kw.get("shape", kw.get("newshape")),))),
     "transpose": lambda a, axes=None: ops.transpose(a, axes),
@@ -154,19 +154,13 @@ _FUNCTIONS = {
     "stack": lambda arrays, axis=0, **kw: ops.stack(list(arrays), axis),
     "broadcast_to": lambda a, shape, **kw: ops.broadcast_to(a, shape),
     "where": lambda condition, x, y: ops.where(condition, x, y),
-    "clip": lambda a, a_min=None, a_max=None, **kw: _functional().clamp(a, a_min, a_max),
-    "squeeze": lambda a, axis=None: _functional().squeeze(a, axis),
-    "expand_dims": lambda a, axis: _functional().unsqueeze(a, axis),
+    "clip": lambda a, a_min=None, a_max=None, **kw: functional.clamp(a, a_min, a_max),
+    "squeeze": lambda a, axis=None: functional.squeeze(a, axis),
+    "expand_dims": lambda a, axis: functional.unsqueeze(a, axis),
     "shape": lambda a: lift(a).shape, "ndim": lambda a: lift(a).ndim,
     "size": lambda a, axis=None: int(lift(a).numel() if axis is None else lift(a).shape[axis]),
     "dot": lambda a, b, out=None: ops.matmul(a, b) if out is None else _plain("dot", {"out": out}, ()),
 }
-
-
-def _functional():
-    from minigrad import functional
-
-    return functional
 
 
 def function(func, args: tuple, kwargs: dict):

@@ -13,6 +13,7 @@ The modules import one another in one direction, from the bottom up:
     linalg        matmul and the SVD (VJPs built from elementwise and shape ops)
     fused         log_softmax, linear, cross_entropy (VJPs from all of the above)
     special       sin, cos, erf            conv    the three convolutions
+    cast          a change of float dtype (``Tensor.astype``)
 
 Each module imports the ops its VJPs use, by name, at its top, from the modules below
 it. Should a VJP ever need an op of a module above its own (two modules whose VJPs use
@@ -35,9 +36,10 @@ from minigrad.ops.linalg import matmul, svd, svdvals
 from minigrad.ops.fused import log_softmax
 from minigrad.ops.special import cos, erf, sin
 from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from minigrad.ops.cast import Cast
 
 __all__ = [
-    "REGISTRY", "Primitive", "apply", "register", "unregister", "abs_", "add", "div", "exp",
+    "REGISTRY", "Primitive", "apply", "Cast", "register", "unregister", "abs_", "add", "div", "exp",
     "log", "maximum", "minimum", "mul", "neg", "pow_", "pow_scalar", "sqrt", "sub", "tanh",
     "unbroadcast", "where", "max_", "min_", "normalize_axis", "sum_", "broadcast_to",
     "concatenate", "flatten", "getitem", "reshape", "scatter_add", "stack", "swapaxes",
