@@ -6,8 +6,8 @@ the registry-wide tests iterate over it, so a new primitive cannot escape the ch
 The modules import one another in one direction, from the bottom up:
 
     registry      Primitive, register, apply (no op module)
-    elementwise   arithmetic, powers, where, and ``unbroadcast``: the broadcast rule
-                  every binary VJP applies
+    elementwise   arithmetic, powers, exp, log, sqrt, abs, tanh, maximum, where, and
+                  ``unbroadcast``: the broadcast rule every binary VJP applies
     shape         reshape, transpose, broadcast_to, indexing, concatenate, stack
     reduce        sum and max (their VJPs broadcast back with shape's primitives)
     linalg        matmul and the SVD (VJPs built from elementwise and shape ops)

@@ -51,7 +51,7 @@ class Primitive:
     symbolic: bool = True
     #: is the VJP itself differentiable (so gradgradcheck applies)?
     smooth: bool = True
-    #: the test-input domain: "real", "positive", "nonzero" (used by the checkers)
+    #: the test-input domain: "real", "positive", "nonzero", "distinct" (used by the checkers)
     domain: str = "real"
     #: example calls for the registry-wide checks: list of (input shapes, attrs)
     examples: list = []
