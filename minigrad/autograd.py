@@ -272,28 +272,36 @@ def _start_queue(roots) -> list:
     return queue
 
 
-@contextlib.contextmanager
-def _backward_mode(create_graph: bool):
-    """The switches a backward pass runs under; yields whether anomaly mode was on.
+class _backward_mode:
+    """The switches a backward pass runs under; ``with`` gives whether anomaly mode was on.
 
     Recording follows ``create_graph``. The cyclic garbage collector is paused: backward
     makes many short-lived objects and no reference cycles (nodes never point at their
     outputs), so its repeated walks over every live object would find nothing. Under anomaly
     mode the ops a VJP runs are not checked one by one: the VJP's results are, so the error
-    names the op whose gradient went wrong, not a helper op.
+    names the op whose gradient went wrong, not a helper op. (A class rather than a
+    generator-based context manager: it is entered once per backward pass, and costs less.)
     """
-    previous_mode, anomaly = GradMode.enabled, AnomalyMode.enabled
-    collector_was_on = gc.isenabled()
-    GradMode.enabled = create_graph
-    AnomalyMode.enabled = False
-    gc.disable()
-    try:
-        yield anomaly
-    finally:
-        GradMode.enabled = previous_mode
-        AnomalyMode.enabled = anomaly
-        if collector_was_on:
+
+    __slots__ = ("create_graph", "previous_mode", "anomaly", "collector_was_on")
+
+    def __init__(self, create_graph: bool):
+        self.create_graph = create_graph
+
+    def __enter__(self) -> bool:
+        self.previous_mode, self.anomaly = GradMode.enabled, AnomalyMode.enabled
+        self.collector_was_on = gc.isenabled()
+        GradMode.enabled = self.create_graph
+        AnomalyMode.enabled = False
+        gc.disable()
+        return self.anomaly
+
+    def __exit__(self, *exc_info) -> bool:
+        GradMode.enabled = self.previous_mode
+        AnomalyMode.enabled = self.anomaly
+        if self.collector_was_on:
             gc.enable()
+        return False
 
 
 def _vjp(node: Node, grad, fast: bool):

@@ -111,3 +111,21 @@ def test_the_layer_contracts_hold_and_catch_an_engine_module_importing_norms(tmp
     assert broken.returncode != 0
     assert "The engine and its tools never import norms BROKEN" in broken.stdout
     assert "minigrad.tensor -> norms" in broken.stdout
+
+
+@pytest.mark.parametrize("anomaly", [False, True], ids=["plain", "anomaly mode"])
+def test_a_backward_pass_that_fails_restores_recording_anomaly_mode_and_the_collector(anomaly):
+    import gc
+
+    from minigrad.modes import AnomalyMode, GradMode
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2.0).sum()
+    x.data = [3.0, 4.0]  # an in-place change after the op: backward refuses
+    AnomalyMode.enabled = anomaly
+    try:
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
+        assert (GradMode.enabled, AnomalyMode.enabled, gc.isenabled()) == (True, anomaly, True)
+    finally:
+        AnomalyMode.enabled = False
